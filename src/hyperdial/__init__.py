@@ -1,0 +1,78 @@
+"""hyperdial: hyperparameter tuning with a small core and every strategy around it.
+
+Example:
+    >>> import hyperdial
+    >>> study = hyperdial.create_study(seed=0)
+    >>> study.optimize(lambda t: (t.suggest_float("x", -3, 3) - 1) ** 2, n_trials=30, show_progress=False)
+    >>> abs(study.best_params["x"] - 1) < 0.5
+    True
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from hyperdial.history import History
+from hyperdial.pruners import Decision, MedianPruner, NopPruner, PercentilePruner, Pruner
+from hyperdial.samplers import AutoSampler, GridSampler, QMCSampler, RandomSampler, Sampler, SearchSpaceExhausted
+from hyperdial.space import Categorical, Distribution, Fixed, Float, Int, SearchSpace
+from hyperdial.stopping import NoImprovement, Stopper, TargetValue, Timeout
+from hyperdial.storages import InMemoryStorage, SQLiteStorage, Storage, get_storage
+from hyperdial.study import (
+    MaxTrialsReached,
+    StaleTrialError,
+    Study,
+    create_study,
+    delete_study,
+    list_studies,
+    load_study,
+)
+from hyperdial.trial import Direction, FailReason, FrozenTrial, Trial, TrialPruned, TrialState
+
+try:
+    __version__ = version("hyperdial")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AutoSampler",
+    "Categorical",
+    "Decision",
+    "Direction",
+    "Distribution",
+    "FailReason",
+    "Fixed",
+    "Float",
+    "FrozenTrial",
+    "GridSampler",
+    "History",
+    "InMemoryStorage",
+    "Int",
+    "MaxTrialsReached",
+    "MedianPruner",
+    "NoImprovement",
+    "NopPruner",
+    "PercentilePruner",
+    "Pruner",
+    "QMCSampler",
+    "RandomSampler",
+    "SQLiteStorage",
+    "Sampler",
+    "SearchSpace",
+    "SearchSpaceExhausted",
+    "StaleTrialError",
+    "Stopper",
+    "Storage",
+    "Study",
+    "TargetValue",
+    "Timeout",
+    "Trial",
+    "TrialPruned",
+    "TrialState",
+    "__version__",
+    "create_study",
+    "delete_study",
+    "get_storage",
+    "list_studies",
+    "load_study",
+]

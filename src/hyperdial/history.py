@@ -1,0 +1,307 @@
+"""The materialised view of a study's event log, updated incrementally.
+
+A ``History`` holds two views of the same trials:
+
+* ``trials``: one immutable :class:`~hyperdial.trial.FrozenTrial` per trial number;
+* columnar numpy arrays: ``X`` (parameters in unit-cube form, one column per
+  ``(name, distribution)`` pair, ``nan`` where a trial lacks it), ``Y`` (objective values)
+  and ``S`` (states), grown in place as events arrive.
+
+Samplers read the arrays, so a proposal never rebuilds matrices from thousands of
+objects. Applying an event costs O(parameters of that trial).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hyperdial.space import Distribution, SearchSpace
+from hyperdial.storages.base import Event, EventKind
+from hyperdial.trial import Direction, FailReason, FrozenTrial, TrialState
+
+__all__ = ["History", "pareto_front_mask"]
+
+_COMPLETE = int(TrialState.COMPLETE)
+_STATES = list(TrialState)
+
+
+def pareto_front_mask(losses: np.ndarray) -> np.ndarray:
+    """Non-dominated rows of ``losses`` (all objectives minimised).
+
+    A row is dominated when another row is <= in every column and < in one. Sorting
+    by the first objective first keeps this close to O(n * front size).
+    """
+    n = losses.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort(losses.T[::-1])
+    keep = np.zeros(n, dtype=bool)
+    front: list[int] = []
+    for i in order:
+        row = losses[i]
+        if front:
+            f = losses[front]
+            if np.any(np.all(f <= row, axis=1) & np.any(f < row, axis=1)):
+                continue
+            if np.any(np.all(f == row, axis=1)):
+                keep[i] = True  # duplicates of a front point are on the front too
+                continue
+        front.append(i)
+        keep[i] = True
+    return keep
+
+
+class History:
+    """A study's trials as a materialised, incrementally updated view. Read-only for plug-ins."""
+
+    def __init__(self, directions: Sequence[Direction]) -> None:
+        self.directions = tuple(directions)
+        self.n_objectives = len(self.directions)
+        self.sign = np.array([1.0 if d == Direction.MINIMIZE else -1.0 for d in self.directions])
+        self.version = 0
+        self.trials: list[FrozenTrial] = []
+        self.user_attrs: dict[str, Any] = {}
+        self.system_attrs: dict[str, Any] = {}
+        self.waiting: dict[int, None] = {}  # WAITING trial numbers, oldest first
+        self.columns: dict[tuple[str, str], int] = {}
+        self.column_params: list[tuple[str, Distribution]] = []
+        self._colcache: dict[tuple[str, int], tuple[Distribution, int]] = {}
+        self._cap = 0
+        self.X = np.empty((0, 0))
+        self.Y = np.empty((0, self.n_objectives))
+        self.S = np.empty(0, dtype=np.int8)
+        self._intersection: dict[str, Distribution] | None = None
+        self._best: int | None = None
+        self._dist_dicts: dict[tuple, dict[str, Distribution]] = {}
+        self._attr_dicts: dict[tuple, dict[str, Any]] = {}
+
+    # -- applying events ----------------------------------------------------------------------
+    def apply(self, events: Iterable[tuple[int, Event]]) -> None:
+        for seq, ev in events:
+            if seq <= self.version:
+                continue
+            kind = ev.kind
+            if kind == EventKind.CREATE:
+                self._create(ev)
+            elif kind == EventKind.STATE:
+                self._state(ev)
+            elif kind == EventKind.REPORT:
+                t = self.trials[ev.number]
+                inter = dict(t._inter) if t._inter else {}
+                step = ev.data["step"]
+                if step not in inter:
+                    v = ev.data["value"]
+                    inter[step] = tuple(v) if isinstance(v, list) else v
+                self.trials[ev.number] = t._replace(_inter=inter)
+            elif kind == EventKind.PARAMS:
+                self._params(ev)
+            elif kind == EventKind.ATTRS:
+                t = self.trials[ev.number]
+                changes = {}
+                if "user" in ev.data:
+                    changes["_user"] = {**(t._user or {}), **ev.data["user"]}
+                if "system" in ev.data:
+                    changes["_system"] = {**(t._system or {}), **ev.data["system"]}
+                self.trials[ev.number] = t._replace(**changes)
+            elif kind == EventKind.STUDY:
+                self.user_attrs.update(ev.data.get("user", {}))
+                self.system_attrs.update(ev.data.get("system", {}))
+            self.version = seq
+
+    def _grow_rows(self, n: int) -> None:
+        if n <= self._cap:
+            return
+        cap = max(64, self._cap * 2, n)
+        X = np.full((cap, self.X.shape[1]), np.nan)
+        X[: self._cap] = self.X
+        Y = np.full((cap, self.n_objectives), np.nan)
+        Y[: self._cap] = self.Y
+        S = np.zeros(cap, dtype=np.int8)
+        S[: self._cap] = self.S
+        self.X, self.Y, self.S, self._cap = X, Y, S, cap
+
+    def _column(self, name: str, dist: Distribution) -> int:
+        hit = self._colcache.get((name, id(dist)))
+        if hit is not None and hit[0] is dist:
+            return hit[1]
+        key = (name, dist.key)
+        col = self.columns.get(key)
+        if col is None:
+            col = len(self.column_params)
+            self.columns[key] = col
+            self.column_params.append((name, dist))
+            if col >= self.X.shape[1]:
+                extra = max(4, self.X.shape[1])
+                self.X = np.hstack([self.X, np.full((self.X.shape[0], extra), np.nan)])
+        self._colcache[(name, id(dist))] = (dist, col)
+        return col
+
+    def _intern_dists(self, dists: dict[str, Distribution]) -> dict[str, Distribution]:
+        key = tuple((n, id(d)) for n, d in dists.items())
+        hit = self._dist_dicts.get(key)
+        if hit is None:
+            hit = self._dist_dicts[key] = dict(dists)
+        return hit
+
+    def _intern_attrs(self, attrs: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not attrs:
+            return None
+        try:
+            key = tuple(attrs.items())
+            hit = self._attr_dicts.get(key)
+        except TypeError:  # unhashable values: keep the dict as it is
+            return attrs
+        if hit is None:
+            if len(self._attr_dicts) > 10_000:
+                return attrs
+            hit = self._attr_dicts[key] = attrs
+        return hit
+
+    def _set_params(self, number: int, params: Mapping[str, Any], dists: Mapping[str, Distribution]) -> None:
+        X = self.X
+        for name, value in params.items():
+            dist = dists[name]
+            col = self._column(name, dist)
+            X = self.X
+            X[number, col] = dist.to_unit(value)
+
+    def _create(self, ev: Event) -> None:
+        number = ev.number
+        d = ev.data
+        if number != len(self.trials):
+            raise RuntimeError(f"event log out of order: trial {number} created after {len(self.trials) - 1}")
+        state = _STATES[d["state"]]
+        params = d.get("params") or {}
+        dists = self._intern_dists(d["dists"]) if params else {}
+        self._grow_rows(number + 1)
+        t = FrozenTrial(
+            number,
+            state,
+            params=dict(params) if params else None,
+            distributions=dists,
+            user_attrs=d.get("user"),
+            system_attrs=self._intern_attrs(d.get("system")),
+            started=ev.time if state == TrialState.RUNNING else None,
+        )
+        self.trials.append(t)
+        self.S[number] = state
+        if params:
+            self._set_params(number, params, dists)
+        if state == TrialState.WAITING:
+            self.waiting[number] = None
+
+    def _params(self, ev: Event) -> None:
+        t = self.trials[ev.number]
+        params = {**t._params, **ev.data["params"]}
+        dists = self._intern_dists({**t._dists, **ev.data["dists"]})
+        self.trials[ev.number] = t._replace(_params=params, _dists=dists)
+        self._set_params(ev.number, ev.data["params"], ev.data["dists"])
+
+    def _state(self, ev: Event) -> None:
+        number = ev.number
+        t = self.trials[number]
+        d = ev.data
+        state = _STATES[d["state"]]
+        changes: dict[str, Any] = {"state": state}
+        if t.state == TrialState.WAITING:
+            self.waiting.pop(number, None)
+            if state == TrialState.RUNNING:
+                changes["started"] = ev.time
+        values = d.get("values")
+        if values is not None:
+            changes["values"] = tuple(values)
+            self.Y[number] = values
+        if state.is_finished:
+            changes["finished"] = ev.time
+            if t.started is None:
+                changes["started"] = ev.time
+        if "reason" in d:
+            changes["fail_reason"] = FailReason(d["reason"])
+        if "message" in d:
+            changes["message"] = d["message"]
+        self.trials[number] = t = t._replace(**changes)
+        self.S[number] = state
+        if state == TrialState.COMPLETE:
+            self._on_complete(t)
+
+    def _on_complete(self, t: FrozenTrial) -> None:
+        if self._intersection is None:
+            self._intersection = dict(t._dists)
+        else:
+            inter = self._intersection
+            for name in [n for n, dist in inter.items() if t._dists.get(n) != dist]:
+                del inter[name]
+        if self.n_objectives == 1:
+            if self._best is None:
+                self._best = t.number
+            else:
+                b = self.trials[self._best].values[0]
+                v = t.values[0]
+                if (v < b) if self.directions[0] == Direction.MINIMIZE else (v > b):
+                    self._best = t.number
+
+    # -- reading ---------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    @property
+    def n(self) -> int:
+        return len(self.trials)
+
+    def states(self) -> np.ndarray:
+        return self.S[: len(self.trials)]
+
+    def numbers(self, *states: TrialState) -> np.ndarray:
+        """Trial numbers in the given states (all trials if none given)."""
+        s = self.S[: len(self.trials)]
+        if not states:
+            return np.arange(len(s))
+        if len(states) == 1:
+            return np.flatnonzero(s == int(states[0]))
+        return np.flatnonzero(np.isin(s, [int(x) for x in states]))
+
+    def count(self, state: TrialState) -> int:
+        return int(np.count_nonzero(self.S[: len(self.trials)] == int(state)))
+
+    def losses(self, numbers: np.ndarray | None = None) -> np.ndarray:
+        """Objective values oriented so that lower is better, shape ``(k, n_objectives)``."""
+        Y = self.Y[: len(self.trials)] if numbers is None else self.Y[numbers]
+        return Y * self.sign
+
+    def matrix(self, space: SearchSpace | Mapping[str, Distribution], numbers: np.ndarray | None = None) -> np.ndarray:
+        """Unit-cube values of ``space``'s parameters for the given trials (``nan`` where absent).
+
+        A trial whose value for a name came from a different distribution counts as absent,
+        so trials outside a changed space drop out of the models.
+        """
+        dists = space.dists if isinstance(space, SearchSpace) else space
+        rows = np.arange(len(self.trials)) if numbers is None else np.asarray(numbers)
+        out = np.full((len(rows), len(dists)), np.nan)
+        for j, (name, dist) in enumerate(dists.items()):
+            col = self.columns.get((name, dist.key))
+            if col is not None:
+                out[:, j] = self.X[rows, col]
+        return out
+
+    @property
+    def intersection_space(self) -> dict[str, Distribution]:
+        """Parameters every COMPLETE trial has, with the same distribution (define-by-run studies)."""
+        return dict(self._intersection) if self._intersection else {}
+
+    @property
+    def best_trial(self) -> FrozenTrial | None:
+        if self.n_objectives != 1:
+            raise ValueError("best_trial is for one objective; this study has several, use best_trials")
+        return None if self._best is None else self.trials[self._best]
+
+    def best_trials(self) -> list[FrozenTrial]:
+        """The Pareto front of COMPLETE trials (for one objective: every trial tied for best)."""
+        done = self.numbers(TrialState.COMPLETE)
+        if len(done) == 0:
+            return []
+        losses = self.losses(done)
+        mask = pareto_front_mask(losses)
+        return [self.trials[i] for i in done[mask]]

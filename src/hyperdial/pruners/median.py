@@ -1,0 +1,99 @@
+"""Median and percentile pruning (the rule of Google Vizier's median stopping, Golovin et al. 2017)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hyperdial.pruners.base import Decision, Pruner
+from hyperdial.trial import Direction, TrialState
+
+if TYPE_CHECKING:
+    from hyperdial.history import History
+    from hyperdial.trial import FrozenTrial
+
+__all__ = ["MedianPruner", "PercentilePruner"]
+
+
+class PercentilePruner(Pruner):
+    """Prune a trial whose best intermediate value so far is worse than the given percentile
+    of the other trials' values at the same step.
+
+    Args:
+        percentile: 0..100; 50 is the median rule. Lower prunes more.
+        n_startup_trials: Never prune before this many trials have finished.
+        n_warmup_steps: Never prune at steps below this.
+        interval_steps: Decide only every this many steps after the warm-up.
+        n_min_trials: Need at least this many other trials that reported the step.
+
+    Single-objective studies only for now.
+    """
+
+    def __init__(
+        self,
+        percentile: float = 25.0,
+        *,
+        n_startup_trials: int = 5,
+        n_warmup_steps: int = 0,
+        interval_steps: int = 1,
+        n_min_trials: int = 1,
+    ) -> None:
+        if not 0.0 <= percentile <= 100.0:
+            raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+        for label, v, lo in (
+            ("n_startup_trials", n_startup_trials, 0),
+            ("n_warmup_steps", n_warmup_steps, 0),
+            ("interval_steps", interval_steps, 1),
+            ("n_min_trials", n_min_trials, 1),
+        ):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"{label} must be an integer >= {lo}, got {v!r}")
+        self.percentile = float(percentile)
+        self.n_startup_trials = n_startup_trials
+        self.n_warmup_steps = n_warmup_steps
+        self.interval_steps = interval_steps
+        self.n_min_trials = n_min_trials
+
+    def decide(self, history: History, trial: FrozenTrial) -> Decision:
+        if history.n_objectives != 1:
+            raise ValueError(f"{type(self).__name__} supports one objective; this study has {history.n_objectives}")
+        step = trial.last_step
+        if step is None or step < self.n_warmup_steps:
+            return Decision.CONTINUE
+        if (step - self.n_warmup_steps) % self.interval_steps:
+            return Decision.CONTINUE
+        finished = history.numbers(TrialState.COMPLETE, TrialState.PRUNED)
+        if len(finished) < self.n_startup_trials:
+            return Decision.CONTINUE
+        minimize = history.directions[0] == Direction.MINIMIZE
+        others = []
+        for n in finished:
+            inter = history.trials[n]._inter
+            if inter:
+                vals = [v for s, v in inter.items() if s <= step and np.isfinite(v)]
+                if vals and step in inter:
+                    others.append(min(vals) if minimize else max(vals))
+        if len(others) < self.n_min_trials:
+            return Decision.CONTINUE
+        mine = [v for v in trial._inter.values() if np.isfinite(v)]
+        if not mine:
+            return Decision.PRUNE
+        best = min(mine) if minimize else max(mine)
+        q = self.percentile if minimize else 100.0 - self.percentile
+        cut = float(np.percentile(others, q))
+        worse = best > cut if minimize else best < cut
+        return Decision.PRUNE if worse else Decision.CONTINUE
+
+
+class MedianPruner(PercentilePruner):
+    """:class:`PercentilePruner` at the 50th percentile."""
+
+    def __init__(self, *, n_startup_trials: int = 5, n_warmup_steps: int = 0, interval_steps: int = 1, n_min_trials: int = 1) -> None:
+        super().__init__(
+            50.0,
+            n_startup_trials=n_startup_trials,
+            n_warmup_steps=n_warmup_steps,
+            interval_steps=interval_steps,
+            n_min_trials=n_min_trials,
+        )

@@ -1,0 +1,56 @@
+"""Samplers: what to try next. ``get_sampler`` turns a name into one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperdial.samplers.auto import AutoSampler
+from hyperdial.samplers.base import ClaimTracker, Proposal, Sampler, SearchSpaceExhausted
+from hyperdial.samplers.grid import GridSampler
+from hyperdial.samplers.qmc import QMCSampler
+from hyperdial.samplers.random import RandomSampler
+
+__all__ = [
+    "AutoSampler",
+    "ClaimTracker",
+    "GridSampler",
+    "Proposal",
+    "QMCSampler",
+    "RandomSampler",
+    "Sampler",
+    "SearchSpaceExhausted",
+    "SAMPLERS",
+    "get_sampler",
+]
+
+#: Sampler names accepted by ``create_study(sampler=...)`` and the CLI, with their factories.
+SAMPLERS: dict[str, Any] = {
+    "auto": AutoSampler,
+    "random": RandomSampler,
+    "grid": GridSampler,
+    "sobol": lambda **kw: QMCSampler("sobol", **kw),
+    "halton": lambda **kw: QMCSampler("halton", **kw),
+    "lhs": lambda **kw: QMCSampler("lhs", **kw),
+    "qmc": QMCSampler,
+}
+
+
+def get_sampler(sampler: str | Sampler | None, **options: Any) -> Sampler:
+    """A sampler from a name (``"auto"``, ``"random"``, ``"grid"``, ``"sobol"``...), or the object itself."""
+    if sampler is None:
+        sampler = "auto"
+    if isinstance(sampler, Sampler):
+        if options:
+            raise ValueError("sampler options can only be given with a sampler name")
+        return sampler
+    if isinstance(sampler, type) and issubclass(sampler, Sampler):
+        return sampler(**options)
+    if not isinstance(sampler, str):
+        raise TypeError(f"sampler must be a name or a Sampler, got {type(sampler).__name__}")
+    factory = SAMPLERS.get(sampler.lower())
+    if factory is None:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)} or pass a Sampler object")
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise TypeError(f"sampler {sampler!r}: bad options {options}: {exc}") from None

@@ -1,0 +1,141 @@
+"""An in-process storage: the event log is a Python list. Fast, shared by threads, gone at exit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from hyperdial.storages.base import (
+    Claim,
+    DuplicateStudyError,
+    Event,
+    EventKind,
+    MaxTrials,
+    Precondition,
+    PreconditionFailed,
+    StateIn,
+    Storage,
+    StudyInfo,
+    StudySummary,
+)
+from hyperdial.trial import TrialState
+
+__all__ = ["InMemoryStorage"]
+
+
+class _StudyLog:
+    __slots__ = ("info", "events", "states", "claims", "blobs")
+
+    def __init__(self, info: StudyInfo) -> None:
+        self.info = info
+        self.events: list[tuple[int, Event]] = []
+        self.states: list[TrialState] = []
+        self.claims: dict[str, int] = {}
+        self.blobs: dict[str, bytes] = {}
+
+
+class InMemoryStorage(Storage):
+    """Keeps every study in this process's memory.
+
+    Example:
+        >>> s = InMemoryStorage()
+        >>> s.create_study("demo", ["minimize"]).name
+        'demo'
+    """
+
+    url = "memory"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._studies: dict[int, _StudyLog] = {}
+        self._names: dict[str, int] = {}
+
+    def create_study(self, name: str, directions: Sequence[str]) -> StudyInfo:
+        with self._lock:
+            if name in self._names:
+                raise DuplicateStudyError(f"a study named {name!r} already exists")
+            sid = len(self._studies) + 1
+            while sid in self._studies:
+                sid += 1
+            info = StudyInfo(sid, name, tuple(directions), time.time())
+            self._studies[sid] = _StudyLog(info)
+            self._names[name] = sid
+            return info
+
+    def get_study(self, name: str) -> StudyInfo | None:
+        sid = self._names.get(name)
+        return None if sid is None else self._studies[sid].info
+
+    def list_studies(self) -> list[StudySummary]:
+        with self._lock:
+            return [
+                StudySummary(s.info.name, s.info.directions, len(s.states), s.info.created)
+                for s in self._studies.values()
+            ]
+
+    def delete_study(self, name: str) -> None:
+        with self._lock:
+            sid = self._names.pop(name, None)
+            if sid is None:
+                raise KeyError(name)
+            del self._studies[sid]
+
+    def _log(self, study_id: int) -> _StudyLog:
+        try:
+            return self._studies[study_id]
+        except KeyError:
+            raise KeyError(f"no study with id {study_id} in this storage") from None
+
+    def append(self, study_id: int, events: Sequence[Event], require: Sequence[Precondition] = ()) -> list[int]:
+        with self._lock:
+            log = self._log(study_id)
+            n_new = sum(1 for e in events if e.kind == EventKind.CREATE and e.number is None)
+            claimed = []
+            for pre in require:
+                if isinstance(pre, StateIn):
+                    if not (0 <= pre.number < len(log.states)):
+                        raise PreconditionFailed(pre, f"trial {pre.number} does not exist")
+                    if log.states[pre.number] not in pre.states:
+                        raise PreconditionFailed(pre, f"trial {pre.number} is {log.states[pre.number].name}")
+                elif isinstance(pre, Claim):
+                    if pre.key in log.claims:
+                        raise PreconditionFailed(pre, f"claimed by trial {log.claims[pre.key]}")
+                    claimed.append(pre.key)
+                elif isinstance(pre, MaxTrials):
+                    if len(log.states) + n_new > pre.limit:
+                        raise PreconditionFailed(pre, f"the study holds {len(log.states)} trials")
+                else:
+                    raise TypeError(f"unknown precondition {pre!r}")
+            numbers = []
+            seq = len(log.events)
+            for e in events:
+                if e.kind == EventKind.CREATE:
+                    if e.number is None:
+                        e.number = len(log.states)
+                        numbers.append(e.number)
+                    log.states.append(TrialState(e.data["state"]))
+                elif e.kind == EventKind.STATE:
+                    log.states[e.number] = TrialState(e.data["state"])
+                seq += 1
+                log.events.append((seq, e))
+            owner = numbers[0] if numbers else next((e.number for e in events if e.number is not None), -1)
+            for key in claimed:
+                log.claims[key] = owner
+            return numbers
+
+    def read(self, study_id: int, after: int) -> list[tuple[int, Event]]:
+        log = self._log(study_id)
+        # seq k sits at index k - 1; list slicing is atomic under the GIL.
+        return log.events[after:]
+
+    def get_blob(self, study_id: int, key: str) -> bytes | None:
+        return self._log(study_id).blobs.get(key)
+
+    def set_blob(self, study_id: int, key: str, value: bytes | None) -> None:
+        with self._lock:
+            blobs = self._log(study_id).blobs
+            if value is None:
+                blobs.pop(key, None)
+            else:
+                blobs[key] = bytes(value)
