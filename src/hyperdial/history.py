@@ -13,12 +13,14 @@ objects. Applying an event costs O(parameters of that trial).
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from hyperdial.space import Distribution, SearchSpace
+from hyperdial.space import Distribution, SearchSpace, distribution_from_dict
 from hyperdial.storages.base import Event, EventKind
 from hyperdial.trial import Direction, FailReason, FrozenTrial, TrialState
 
@@ -140,7 +142,7 @@ class History:
         return col
 
     def _intern_dists(self, dists: dict[str, Distribution]) -> dict[str, Distribution]:
-        key = tuple((n, id(d)) for n, d in dists.items())
+        key = (*dists, *map(id, dists.values()))
         hit = self._dist_dicts.get(key)
         if hit is None:
             hit = self._dist_dicts[key] = dict(dists)
@@ -232,7 +234,8 @@ class History:
             self._intersection = dict(t._dists)
         else:
             inter = self._intersection
-            for name in [n for n, dist in inter.items() if t._dists.get(n) != dist]:
+            dists = t._dists
+            for name in [n for n, dist in inter.items() if dists.get(n) is not dist and dists.get(n) != dist]:
                 del inter[name]
         if self.n_objectives == 1:
             if self._best is None:
@@ -242,6 +245,117 @@ class History:
                 v = t.values[0]
                 if (v < b) if self.directions[0] == Direction.MINIMIZE else (v > b):
                     self._best = t.number
+
+    # -- snapshots --------------------------------------------------------------------------------
+    SNAPSHOT_FORMAT = 1
+
+    def to_snapshot(self) -> bytes:
+        """The whole view as compact JSON (no pickle: a storage file must never run code when opened)."""
+        dist_index: dict[int, int] = {}
+        dists: list[dict[str, Any]] = []
+        distsets: list[list[Any]] = []
+        distset_index: dict[int, int] = {}
+
+        def dist_id(d: Distribution) -> int:
+            i = dist_index.get(id(d))
+            if i is None:
+                i = dist_index[id(d)] = len(dists)
+                dists.append(d.to_dict())
+            return i
+
+        def distset_id(ds: dict[str, Distribution]) -> int:
+            i = distset_index.get(id(ds))
+            if i is None:
+                i = distset_index[id(ds)] = len(distsets)
+                distsets.append([[n, dist_id(d)] for n, d in ds.items()])
+            return i
+
+        rows = []
+        for t in self.trials:
+            rows.append(
+                [
+                    int(t.state),
+                    None if t.values is None else list(t.values),
+                    t._params or None,
+                    distset_id(t._dists) if t._dists else None,
+                    t._user,
+                    t._system,
+                    None if not t._inter else [[k, v] for k, v in t._inter.items()],
+                    t.started,
+                    t.finished,
+                    None if t.fail_reason is None else t.fail_reason.value,
+                    t.message,
+                ]
+            )
+        n = len(self.trials)
+        ncol = len(self.column_params)
+
+        def b64(a: np.ndarray) -> str:
+            return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+        doc = {
+            "format": self.SNAPSHOT_FORMAT,
+            "version": self.version,
+            "directions": [d.value for d in self.directions],
+            "user": self.user_attrs,
+            "system": self.system_attrs,
+            "dists": dists,
+            "distsets": distsets,
+            "columns": [[name, dist_id(d)] for name, d in self.column_params],
+            "X": b64(self.X[:n, :ncol]),
+            "Y": b64(self.Y[:n]),
+            "trials": rows,
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_snapshot(cls, data: bytes, directions: Sequence[Direction]) -> History | None:
+        """Rebuild a view from :meth:`to_snapshot`; ``None`` if the snapshot does not fit."""
+        doc = json.loads(data)
+        if doc.get("format") != cls.SNAPSHOT_FORMAT or doc.get("directions") != [d.value for d in directions]:
+            return None
+        h = cls(directions)
+        dists = [distribution_from_dict(d) for d in doc["dists"]]
+        distsets = [h._intern_dists({n: dists[i] for n, i in ds}) for ds in doc["distsets"]]
+        for name, i in doc["columns"]:
+            h._column(name, dists[i])
+        rows = doc["trials"]
+        n = len(rows)
+        h._grow_rows(max(n, 1))
+        ncol = len(doc["columns"])
+        if n and ncol:
+            h.X[:n, :ncol] = np.frombuffer(base64.b64decode(doc["X"]), dtype=float).reshape(n, ncol)
+        if n:
+            h.Y[:n] = np.frombuffer(base64.b64decode(doc["Y"]), dtype=float).reshape(n, h.n_objectives)
+        states = _STATES
+        reasons = {r.value: r for r in FailReason}
+        trials = h.trials
+        for number, (st, vals, params, ds, user, system, inter, started, finished, reason, message) in enumerate(rows):
+            state = states[st]
+            t = FrozenTrial(
+                number,
+                state,
+                None if vals is None else tuple(vals),
+                params,
+                distsets[ds] if ds is not None else None,
+                user,
+                h._intern_attrs(system),
+                None if inter is None else {k: tuple(v) if isinstance(v, list) else v for k, v in inter},
+                started,
+                finished,
+                None if reason is None else reasons[reason],
+                message,
+            )
+            trials.append(t)
+            h.S[number] = st
+            if state == TrialState.WAITING:
+                h.waiting[number] = None
+            elif state == TrialState.COMPLETE:
+                h._on_complete(t)
+        h.user_attrs = doc["user"]
+        h.system_attrs = doc["system"]
+        h.version = doc["version"]
+        return h
 
     # -- reading ---------------------------------------------------------------------------------
     def __len__(self) -> int:

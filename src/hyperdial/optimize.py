@@ -165,5 +165,6 @@ def run_optimize(
                         raise f.exception()  # type: ignore[misc]
     finally:
         progress.close()
+        study.snapshot()
     if stop_reason:
         logger.info("study %r stopped: %s", study.name, stop_reason[0])

@@ -52,7 +52,10 @@ _CHOICE_TYPES = (str, int, float, bool, type(None))
 
 
 def _is_real(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+    t = type(x)
+    if t is float or t is int:
+        return True
+    return t is not bool and isinstance(x, numbers.Real)
 
 
 def _check_condition(when: Any, where: str) -> dict[str, tuple] | None:

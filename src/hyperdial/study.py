@@ -55,6 +55,10 @@ logger = logging.getLogger("hyperdial")
 
 _RUNNING = (TrialState.RUNNING, TrialState.PAUSED)
 _CLAIM_RETRIES = 1000
+_SNAPSHOT_KEY = "snapshot"
+# A reader writes a snapshot of its view once the log has grown by this many events, or
+# doubled, since the last one: O(log n) snapshots over a study's life.
+_SNAPSHOT_MIN_EVENTS = 20_000
 
 
 class MaxTrialsReached(Exception):
@@ -150,6 +154,8 @@ class Study:
         self._streams = _Streams(seed)
         self._dists: dict[tuple, Distribution] = {}
         self._stop_requested = False
+        self._snapshot_checked = False
+        self._snapshot_version = 0
         self.sampler.bind(seed)
         self.sync()
 
@@ -216,10 +222,45 @@ class Study:
         """Read events other workers appended since the last look; return the up-to-date history."""
         with self._lock:
             h = self._history
+            if h.version == 0 and not self._snapshot_checked:
+                self._snapshot_checked = True
+                h = self._load_snapshot() or h
+            first = h.version == self._snapshot_version
             events = self._storage.read(self._info.id, h.version)
             if events:
                 h.apply(events)
+                tail = h.version - self._snapshot_version
+                # Doubling while a study grows; at once after replaying a long tail on opening it.
+                if self._storage.snapshots and tail > _SNAPSHOT_MIN_EVENTS and (first or tail > self._snapshot_version):
+                    self._write_snapshot()
             return h
+
+    def _load_snapshot(self) -> History | None:
+        try:
+            data = self._storage.get_blob(self._info.id, _SNAPSHOT_KEY)
+            h = History.from_snapshot(data, self.directions) if data else None
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            logger.warning("ignoring an unreadable snapshot of study %r (%s); replaying its log", self.name, exc)
+            return None
+        if h is not None:
+            self._history = h
+            self._snapshot_version = h.version
+        return h
+
+    def snapshot(self) -> None:
+        """Store a snapshot of the view if the log grew since the last one (opening is then fast)."""
+        with self._lock:
+            if self._storage.snapshots and self.sync().version - self._snapshot_version > 1000:
+                self._write_snapshot()
+
+    def _write_snapshot(self) -> None:
+        # Snapshots are an optimisation beside the log: the log stays the source of truth.
+        h = self._history
+        self._snapshot_version = h.version
+        try:
+            self._storage.set_blob(self._info.id, _SNAPSHOT_KEY, h.to_snapshot())
+        except Exception as exc:  # a full disk or a read-only file must not stop a study
+            logger.warning("could not write a snapshot of study %r: %s", self.name, exc)
 
     @property
     def history(self) -> History:
@@ -405,12 +446,13 @@ class Study:
         with self._lock:
             trial._draws += 1
             h = self._history
-            attrs = h.trials[trial.number]._system or {} if trial.number < len(h.trials) else {}
-            view = self.pruner.sampler_view(h, dict(attrs))
-            value = self.sampler.sample_one(view, name, dist, self._streams.get(trial.number, trial._draws))
+            if type(self.pruner) is not NopPruner:
+                attrs = h.trials[trial.number]._system if trial.number < len(h.trials) else None
+                h = self.pruner.sampler_view(h, dict(attrs or {}))
+            value = self.sampler.sample_one(h, name, dist, self._streams.get(trial.number, trial._draws))
         if not dist.contains(value):
             raise RuntimeError(f"{self.sampler!r} proposed {name}={value!r}, outside {dist!r}")
-        return dist.coerce(value)
+        return value if type(value) in (float, int, str) else dist.coerce(value)
 
     # -- running trials ------------------------------------------------------------------------------
     def _drain(self, trial: Trial) -> list[Event]:

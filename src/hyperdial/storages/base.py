@@ -132,6 +132,8 @@ class Storage(ABC):
     """
 
     url: str = ""
+    #: Whether studies keep snapshots of their view in this storage's blobs (not worth it in memory).
+    snapshots: bool = True
 
     @abstractmethod
     def create_study(self, name: str, directions: Sequence[str]) -> StudyInfo:

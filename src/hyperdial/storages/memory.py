@@ -45,6 +45,7 @@ class InMemoryStorage(Storage):
     """
 
     url = "memory"
+    snapshots = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
