@@ -23,6 +23,7 @@ a Markdown table.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -49,7 +50,7 @@ def _hyperdial_objective(trial: Any) -> float:
 
 
 def _chunk_means(stamps: list[float], n: int, chunk: int = 1000) -> dict[str, float]:
-    deltas = [b - a for a, b in zip(stamps, stamps[1:])]
+    deltas = [b - a for a, b in itertools.pairwise(stamps)]
     first = deltas[: min(chunk, len(deltas))]
     last = deltas[-min(chunk, len(deltas)) :]
     return {"first_ms": 1e3 * statistics.fmean(first), "last_ms": 1e3 * statistics.fmean(last)}
@@ -88,8 +89,14 @@ def worker_per_trial(lib: str, storage_kind: str, n: int) -> dict[str, Any]:
         study.optimize(_hyperdial_objective, n_trials=n, show_progress_bar=False, callbacks=[cb])
         total = time.perf_counter() - t0
         stored = len(study.trials)
-    return {"lib": lib, "storage": storage_kind, "n": n, "ms_per_trial": 1e3 * total / n, "stored": stored,
-            **_chunk_means(stamps, n)}
+    return {
+        "lib": lib,
+        "storage": storage_kind,
+        "n": n,
+        "ms_per_trial": 1e3 * total / n,
+        "stored": stored,
+        **_chunk_means(stamps, n),
+    }
 
 
 def worker_parallel_child(path: str, n: int, lib: str) -> dict[str, Any]:
@@ -107,8 +114,12 @@ def worker_parallel_child(path: str, n: int, lib: str) -> dict[str, Any]:
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         try:
-            study = optuna.create_study(study_name="par", storage=f"sqlite:///{path}", load_if_exists=True,
-                                        sampler=optuna.samplers.RandomSampler())
+            study = optuna.create_study(
+                study_name="par",
+                storage=f"sqlite:///{path}",
+                load_if_exists=True,
+                sampler=optuna.samplers.RandomSampler(),
+            )
             study.optimize(_hyperdial_objective, n_trials=n, show_progress_bar=False)
         except Exception as exc:
             errors.append(repr(exc))
@@ -234,8 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", default=["per-trial", "parallel", "big"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--trials", nargs="+", type=int, default=[1000, 10000])
-    ap.add_argument("--optuna-sqlite-trials", type=int, default=1000,
-                    help="Optuna's RDB storage costs ~30 ms/trial; cap its SQLite runs at this many trials")
+    ap.add_argument(
+        "--optuna-sqlite-trials",
+        type=int,
+        default=1000,
+        help="Optuna's RDB storage costs ~30 ms/trial; cap its SQLite runs at this many trials",
+    )
     ap.add_argument("--big", type=int, default=100_000)
     ap.add_argument("--out", default=str(HERE.parent / "results" / "overhead.json"))
     args = ap.parse_args(argv)
@@ -283,7 +298,9 @@ def render(results: dict[str, Any]) -> str:
     out = []
     per = [r for r in rows if r.get("part") == "per-trial"]
     if per:
-        out.append("| storage | trials | library | ms/trial | first 1k ms | last 1k ms | last/first | ratio vs optuna |")
+        out.append(
+            "| storage | trials | library | ms/trial | first 1k ms | last 1k ms | last/first | ratio vs optuna |"
+        )
         out.append("|---|---:|---|---:|---:|---:|---:|---:|")
         keys = sorted({(r["storage"], r["n"], r["lib"]) for r in per})
         med = {}
@@ -300,7 +317,9 @@ def render(results: dict[str, Any]) -> str:
     par = [r for r in rows if r.get("part") == "parallel"]
     if par:
         out.append("")
-        out.append("| library | processes x trials | stored | numbers 0..n-1 once | errors | 'locked' errors | wall s |")
+        out.append(
+            "| library | processes x trials | stored | numbers 0..n-1 once | errors | 'locked' errors | wall s |"
+        )
         out.append("|---|---|---:|---|---:|---:|---:|")
         for r in par:
             out.append(
@@ -312,8 +331,10 @@ def render(results: dict[str, Any]) -> str:
     if big:
         out.append("")
         t = statistics.median(r["open_and_best_s"] for r in big)
-        out.append(f"100,000-trial SQLite study: open in a new process and print the best trial: {t:.2f} s "
-                   f"(median of {len(big)}, interpreter start and imports included)")
+        out.append(
+            f"100,000-trial SQLite study: open in a new process and print the best trial: {t:.2f} s "
+            f"(median of {len(big)}, interpreter start and imports included)"
+        )
     if mem:
         out.append(f"Materialised view of it: {mem[0]['view_bytes_per_trial']:.0f} bytes per trial (tracemalloc)")
     return "\n".join(out)

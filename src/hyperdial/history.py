@@ -163,12 +163,11 @@ class History:
         return hit
 
     def _set_params(self, number: int, params: Mapping[str, Any], dists: Mapping[str, Distribution]) -> None:
-        X = self.X
         for name, value in params.items():
-            dist = dists[name]
-            col = self._column(name, dist)
-            X = self.X
-            X[number, col] = dist.to_unit(value)
+            dist = dists.get(name)
+            if dist is not None:  # constants of a declared space have no distribution
+                col = self._column(name, dist)
+                self.X[number, col] = dist.to_unit(value)
 
     def _create(self, ev: Event) -> None:
         number = ev.number

@@ -25,7 +25,9 @@ logger = logging.getLogger("hyperdial")
 def _check_catch(catch: Any) -> tuple[type[BaseException], ...]:
     if isinstance(catch, type):
         catch = (catch,)
-    if not isinstance(catch, (tuple, list)) or not all(isinstance(c, type) and issubclass(c, BaseException) for c in catch):
+    if not isinstance(catch, (tuple, list)) or not all(
+        isinstance(c, type) and issubclass(c, BaseException) for c in catch
+    ):
         raise TypeError(f"catch must be an exception class or a tuple of them, got {catch!r}")
     return tuple(catch)
 

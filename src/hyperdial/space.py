@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import numbers
@@ -56,6 +57,12 @@ def _is_real(x: Any) -> bool:
     if t is float or t is int:
         return True
     return t is not bool and isinstance(x, numbers.Real)
+
+
+def _decimals(x: float) -> int:
+    """Decimal places in the shortest repr of ``x`` (so ``low + k * step`` can be rounded exactly)."""
+    exp = decimal.Decimal(repr(float(x))).as_tuple().exponent
+    return max(0, -int(exp)) if isinstance(exp, int) else 0
 
 
 def _check_condition(when: Any, where: str) -> dict[str, tuple] | None:
@@ -273,7 +280,7 @@ class Float(_Numeric):
         0.01
     """
 
-    __slots__ = ()
+    __slots__ = ("_decimals",)
     kind = "float"
 
     def __init__(
@@ -310,6 +317,7 @@ class Float(_Numeric):
                     f"multiple of it; use high={float(f'{low + math.floor(n + 1e-9) * step:.12g}')!r} or another step"
                 )
         self.low, self.high, self.log, self.step = low, high, log, step
+        self._decimals = max(_decimals(low), _decimals(step)) if step is not None else 0
         self._init_when(when)
         self._setup()
 
@@ -318,7 +326,7 @@ class Float(_Numeric):
         if self.step is not None:
             k = round((v - self.low) / self.step)
             # Round away the float error of low + k * step so equal grid points compare equal.
-            v = float(f"{self.low + k * self.step:.12g}")
+            v = round(self.low + k * self.step, self._decimals)
             v = min(max(v, self.low), self.high)
         return v
 
@@ -462,14 +470,11 @@ class Categorical(Distribution):
                 )
             if isinstance(c, float) and not math.isfinite(c):
                 raise ValueError(f"Categorical: choice {c!r} is not finite")
-        seen: list[Any] = []
+        seen: set[tuple[type, Any]] = set()
         for c in items:
-            try:
-                _choice_index(tuple(seen), c)
-            except ValueError:
-                seen.append(c)
-                continue
-            raise ValueError(f"Categorical: choice {c!r} appears twice in {items!r}")
+            if (type(c), c) in seen:
+                raise ValueError(f"Categorical: choice {c!r} appears twice in {items!r}")
+            seen.add((type(c), c))
         self.choices = tuple(items)
         self._n = len(self.choices)
         self._init_when(when)
@@ -603,7 +608,9 @@ class SearchSpace:
         if isinstance(params, SearchSpace):
             params = params.to_dict()
         if not isinstance(params, Mapping):
-            raise TypeError(f"SearchSpace: params must be a mapping of name to distribution, got {type(params).__name__}")
+            raise TypeError(
+                f"SearchSpace: params must be a mapping of name to distribution, got {type(params).__name__}"
+            )
         self.dists: dict[str, Distribution] = {}
         self.constants: dict[str, Any] = {}
         self.conditions: dict[str, dict[str, tuple]] = {}
@@ -844,7 +851,9 @@ class SearchSpace:
         for name in self.names:
             active = self.is_active(name, out)
             if name in out and not active:
-                raise ValueError(f"{where}[{name!r}] is given but inactive under the conditions {self.conditions[name]}")
+                raise ValueError(
+                    f"{where}[{name!r}] is given but inactive under the conditions {self.conditions[name]}"
+                )
             if not partial and active and name not in out:
                 raise ValueError(f"{where}: missing parameter {name!r}")
         if not partial:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import numbers
@@ -318,10 +319,8 @@ class Study:
         else:
             low, high, log, step = args
             d = cls(low, high, log=log, step=step)
-        try:
+        with contextlib.suppress(TypeError):
             self._dists[key] = d
-        except TypeError:
-            pass
         return d
 
     # -- ask ---------------------------------------------------------------------------------------
@@ -348,7 +347,9 @@ class Study:
                 h = self.sync()
             for _ in range(_CLAIM_RETRIES):
                 if max_trials is not None and len(h.trials) >= max_trials:
-                    raise MaxTrialsReached(f"study {self.name!r} holds {len(h.trials)} trials (max_trials={max_trials})")
+                    raise MaxTrialsReached(
+                        f"study {self.name!r} holds {len(h.trials)} trials (max_trials={max_trials})"
+                    )
                 trial = self._create(h, fixed, space, require_cap)
                 if trial is not None:
                     return trial
@@ -487,8 +488,7 @@ class Study:
         except PreconditionFailed as exc:
             state = self.sync().trials[trial.number].state
             raise StaleTrialError(
-                f"trial {trial.number} is {state.name} in the storage; this worker's write was rejected "
-                f"({exc})"
+                f"trial {trial.number} is {state.name} in the storage; this worker's write was rejected ({exc})"
             ) from None
 
     def flush(self, trial: Trial) -> None:
@@ -726,7 +726,9 @@ class Study:
         return pd.DataFrame(rows)
 
     def __repr__(self) -> str:
-        return f"Study(name={self.name!r}, storage={self._storage.url!r}, directions={[str(d) for d in self.directions]})"
+        return (
+            f"Study(name={self.name!r}, storage={self._storage.url!r}, directions={[str(d) for d in self.directions]})"
+        )
 
 
 def _non_finite(values: Any) -> bool:
@@ -807,7 +809,7 @@ def create_study(
             raise ValueError(
                 f"study {name!r} is stored with directions {[d.value for d in study.directions]}, "
                 f"not {[d.value for d in dirs]}"
-            )
+            ) from None
         if space is not None:
             _check_space(study, space, allow_space_change)
         return study
@@ -828,12 +830,11 @@ def create_study(
 def _check_space(study: Study, space: SearchSpace, allow: bool) -> None:
     stored = study.space
     if stored is None:
-        if study.trials:
-            if not allow:
-                raise ValueError(
-                    f"study {study.name!r} was run define-by-run (no declared space); pass allow_space_change=True "
-                    "to declare one now"
-                )
+        if study.trials and not allow:
+            raise ValueError(
+                f"study {study.name!r} was run define-by-run (no declared space); pass allow_space_change=True "
+                "to declare one now"
+            )
         study._set_system_attrs({"space": space.to_dict()})
         return
     diff = stored.diff(space)

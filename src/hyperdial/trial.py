@@ -226,7 +226,9 @@ def as_report_value(value: Any, n_objectives: int, where: str) -> float | tuple[
     """Validate an intermediate value: one number, or one per objective."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         if n_objectives != 1:
-            raise ValueError(f"{where}: the study has {n_objectives} objectives; report a sequence of that many numbers")
+            raise ValueError(
+                f"{where}: the study has {n_objectives} objectives; report a sequence of that many numbers"
+            )
         return float(value)
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != n_objectives:
@@ -255,7 +257,18 @@ class Trial:
         True
     """
 
-    __slots__ = ("study", "number", "_params", "_dists", "_given", "_proposal", "_unsaved", "_pending", "_draws", "_started")
+    __slots__ = (
+        "study",
+        "number",
+        "_params",
+        "_dists",
+        "_given",
+        "_proposal",
+        "_unsaved",
+        "_pending",
+        "_draws",
+        "_started",
+    )
 
     def __init__(
         self,
@@ -279,7 +292,9 @@ class Trial:
         self._started = started
 
     # -- suggestions ------------------------------------------------------------------------
-    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None) -> float:
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
         """Suggest a float in ``[low, high]`` (log scale with ``log=True``, on a grid with ``step``)."""
         return self._suggest(name, self.study._dist(Float, low, high, log, step))
 
@@ -314,7 +329,8 @@ class Trial:
             value = self._given.pop(name)
             if not dist.contains(value):
                 raise ValueError(
-                    f"trial {self.number}: the fixed value {name}={value!r} is outside {dist!r}; fix it or widen the range"
+                    f"trial {self.number}: the fixed value {name}={value!r} is outside {dist!r}; "
+                    "fix it or widen the range"
                 )
             value = dist.coerce(value)
         else:

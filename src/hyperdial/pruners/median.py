@@ -89,7 +89,9 @@ class PercentilePruner(Pruner):
 class MedianPruner(PercentilePruner):
     """:class:`PercentilePruner` at the 50th percentile."""
 
-    def __init__(self, *, n_startup_trials: int = 5, n_warmup_steps: int = 0, interval_steps: int = 1, n_min_trials: int = 1) -> None:
+    def __init__(
+        self, *, n_startup_trials: int = 5, n_warmup_steps: int = 0, interval_steps: int = 1, n_min_trials: int = 1
+    ) -> None:
         super().__init__(
             50.0,
             n_startup_trials=n_startup_trials,

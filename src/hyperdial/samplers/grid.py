@@ -107,6 +107,10 @@ class GridSampler(Sampler):
         return self._tracker.proposal(dict(cells[i]), i)
 
     def sample_one(self, history: History, name: str, dist: Distribution, rng: np.random.Generator) -> Any:
+        if self.space is None:
+            raise ValueError(
+                "GridSampler needs a grid: pass GridSampler({'x': [1, 2, 3]}) or create the study with space=..."
+            )
         raise ValueError(
             f"GridSampler: parameter {name!r} is not in the grid; add it to the grid's space "
             f"(its values must fit {dist!r})"

@@ -72,9 +72,9 @@ class QMCSampler(Sampler):
             b, i = divmod(index, self.batch)
             pts = self._lhs.get((dim, b))
             if pts is None:
-                pts = qmc.LatinHypercube(dim, scramble=self.scramble, seed=np.random.default_rng([self._seed, b])).random(
-                    self.batch
-                )
+                pts = qmc.LatinHypercube(
+                    dim, scramble=self.scramble, seed=np.random.default_rng([self._seed, b])
+                ).random(self.batch)
                 self._lhs = {(dim, b): pts}
             return pts[i]
         if self._engine is None or self._engine[0] != dim or self._engine[2] != index:

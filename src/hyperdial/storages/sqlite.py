@@ -14,6 +14,7 @@ readers never wait for writers in WAL mode.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -159,10 +160,8 @@ class SQLiteStorage(Storage):
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         row = None
-        try:
+        with contextlib.suppress(sqlite3.OperationalError):
             row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.OperationalError:
-            pass
         if row is not None and int(row[0]) == SCHEMA_VERSION:
             return
         conn.execute("BEGIN IMMEDIATE")
@@ -307,10 +306,14 @@ class SQLiteStorage(Storage):
         return numbers
 
     def read(self, study_id: int, after: int) -> list[tuple[int, Event]]:
-        rows = self._conn().execute(
-            "SELECT seq, number, kind, ts, payload FROM events WHERE study_id=? AND seq>? ORDER BY seq",
-            (study_id, after),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT seq, number, kind, ts, payload FROM events WHERE study_id=? AND seq>? ORDER BY seq",
+                (study_id, after),
+            )
+            .fetchall()
+        )
         kinds = {int(k): k for k in EventKind}
         out = []
         for seq, number, kind, ts, payload in rows:

@@ -1,0 +1,55 @@
+"""Shared fixtures: storages and samplers every contract suite runs against.
+
+Later backends and samplers join the contract suites by adding a factory here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+import hyperdial
+from hyperdial.storages import InMemoryStorage, SQLiteStorage, Storage
+
+
+def _memory(tmp_path) -> Storage:
+    return InMemoryStorage()
+
+
+def _sqlite(tmp_path) -> Storage:
+    return SQLiteStorage(f"sqlite:///{tmp_path / 'study.db'}")
+
+
+STORAGE_FACTORIES: dict[str, Callable] = {"memory": _memory, "sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(STORAGE_FACTORIES))
+def storage(request, tmp_path) -> Storage:
+    s = STORAGE_FACTORIES[request.param](tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'study.db'}"
+
+
+SAMPLER_FACTORIES: dict[str, Callable[[], hyperdial.Sampler]] = {
+    "random": hyperdial.RandomSampler,
+    "sobol": lambda: hyperdial.QMCSampler("sobol"),
+    "halton": lambda: hyperdial.QMCSampler("halton"),
+    "lhs": lambda: hyperdial.QMCSampler("lhs", batch=16),
+    "auto": hyperdial.AutoSampler,
+}
+
+
+@pytest.fixture(params=sorted(SAMPLER_FACTORIES))
+def sampler_factory(request) -> Callable[[], hyperdial.Sampler]:
+    return SAMPLER_FACTORIES[request.param]
+
+
+def pytest_configure(config) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
