@@ -43,6 +43,8 @@ SAMPLER_FACTORIES: dict[str, Callable[[], hyperdial.Sampler]] = {
     "halton": lambda: hyperdial.QMCSampler("halton"),
     "lhs": lambda: hyperdial.QMCSampler("lhs", batch=16),
     "auto": hyperdial.AutoSampler,
+    "tpe": lambda: hyperdial.TPESampler(n_startup_trials=5),
+    "tpe-univariate": lambda: hyperdial.TPESampler(n_startup_trials=5, multivariate=False),
 }
 
 

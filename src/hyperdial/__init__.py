@@ -14,7 +14,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 from hyperdial.history import History
 from hyperdial.pruners import Decision, MedianPruner, NopPruner, PercentilePruner, Pruner
-from hyperdial.samplers import AutoSampler, GridSampler, QMCSampler, RandomSampler, Sampler, SearchSpaceExhausted
+from hyperdial.samplers import (
+    AutoSampler,
+    GridSampler,
+    QMCSampler,
+    RandomSampler,
+    Sampler,
+    SearchSpaceExhausted,
+    TPESampler,
+)
 from hyperdial.space import Categorical, Distribution, Fixed, Float, Int, SearchSpace
 from hyperdial.stopping import NoImprovement, Stopper, TargetValue, Timeout
 from hyperdial.storages import InMemoryStorage, SQLiteStorage, Storage, get_storage
@@ -64,6 +72,7 @@ __all__ = [
     "Stopper",
     "Storage",
     "Study",
+    "TPESampler",
     "TargetValue",
     "Timeout",
     "Trial",

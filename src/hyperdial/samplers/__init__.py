@@ -9,6 +9,7 @@ from hyperdial.samplers.base import ClaimTracker, Proposal, Sampler, SearchSpace
 from hyperdial.samplers.grid import GridSampler
 from hyperdial.samplers.qmc import QMCSampler
 from hyperdial.samplers.random import RandomSampler
+from hyperdial.samplers.tpe import TPESampler
 
 __all__ = [
     "AutoSampler",
@@ -19,6 +20,7 @@ __all__ = [
     "RandomSampler",
     "Sampler",
     "SearchSpaceExhausted",
+    "TPESampler",
     "SAMPLERS",
     "get_sampler",
 ]
@@ -27,6 +29,7 @@ __all__ = [
 SAMPLERS: dict[str, Any] = {
     "auto": AutoSampler,
     "random": RandomSampler,
+    "tpe": TPESampler,
     "grid": GridSampler,
     "sobol": lambda **kw: QMCSampler("sobol", **kw),
     "halton": lambda **kw: QMCSampler("halton", **kw),
