@@ -156,6 +156,7 @@ class Study:
         self._dists: dict[tuple, Distribution] = {}
         self._stop_requested = False
         self._snapshot_checked = False
+        self._inferred: tuple[tuple, SearchSpace] | None = None
         self._snapshot_version = 0
         self.sampler.bind(seed)
         self.sync()
@@ -375,9 +376,9 @@ class Study:
         else:
             params, dists = {}, {}
             given = dict(fixed) if fixed else {}
-            inferred = h.intersection_space if self.sampler.joint else None
-            if inferred:
-                prop = self._propose(h, number, SearchSpace(inferred), system)
+            inferred = self._inferred_space(h) if self.sampler.joint else None
+            if inferred is not None:
+                prop = self._propose(h, number, inferred, system)
                 proposal_values = prop.params
             elif self.sampler.space is not None:  # a sampler that brings its own space (a grid)
                 prop = self._propose(h, number, self.sampler.space, system)
@@ -402,6 +403,17 @@ class Study:
             return None  # someone else took the claim: sync and propose again
         trial = Trial(self, actual, dict(params), dict(dists), given, proposal_values, ev.time)
         return trial
+
+    def _inferred_space(self, h: History) -> SearchSpace | None:
+        """The define-by-run space every COMPLETE trial shares, as a (cached) SearchSpace."""
+        inter = h._intersection
+        if not inter:
+            return None
+        key = (*inter, *map(id, inter.values()))
+        cached = self._inferred
+        if cached is None or cached[0] != key:
+            cached = self._inferred = (key, SearchSpace(dict(inter)))
+        return cached[1]
 
     def _apply_fixed(self, space: SearchSpace, params: dict[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
         # Re-decode so that fixing a parent switches its children on or off consistently.
@@ -435,8 +447,8 @@ class Study:
             dists = {n: space.dists[n] for n in params if n in space.dists}
             given = {}
             events.append(Event(EventKind.PARAMS, number, {"params": params, "dists": dists}))
-        elif self.sampler.joint and h.intersection_space:
-            proposal_values = self._propose(h, number, SearchSpace(h.intersection_space), {}).params
+        elif self.sampler.joint and self._inferred_space(h) is not None:
+            proposal_values = self._propose(h, number, self._inferred_space(h), {}).params
         try:
             self._storage.append(self._info.id, events, [StateIn(number, (TrialState.WAITING,))])
         except PreconditionFailed:

@@ -30,7 +30,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import logsumexp, ndtr, ndtri
+from scipy.special import ndtr, ndtri
 
 from hyperdial.samplers.base import Proposal, Sampler
 from hyperdial.samplers.qmc import QMCSampler
@@ -118,18 +118,22 @@ class _Parzen:
         sigma = np.full(k, min(max(scott, lo), 1.0))
         discrete = cells > 0
         sigma[discrete] = np.maximum(sigma[discrete], 0.5 / np.maximum(cells[discrete], 1))
-        self.sigma = np.vstack([np.tile(sigma, (m, 1)), np.ones((1, k))])
+        self.sigma = np.ones((m + 1, k))
+        self.sigma[:m] = sigma
         # Truncation mass of each Gaussian on [0, 1].
         a, b = (0.0 - self.mu) / self.sigma, (1.0 - self.mu) / self.sigma
         self.log_z = np.log(np.maximum(ndtr(b) - ndtr(a), 1e-300))
         self.a, self.b = a, b
         # Categorical: observed cell and Aitchison-Aitken bandwidth per dimension.
-        self.cat_obs = np.where(is_cat, np.floor(self.mu * np.maximum(cells, 1)).clip(0, np.maximum(cells - 1, 0)), 0)
-        kk = np.maximum(cells, 2).astype(float)
-        self.cat_b = np.where(is_cat, (kk - 1) / kk * min(1.0, 2.0 * (m + 1) ** (-1.0 / (k + 4)) * 0.5 + 0.05), 0)
+        if is_cat.any():
+            kc = np.maximum(cells, 1)
+            self.cat_obs = np.where(is_cat, np.floor(self.mu * kc).clip(0, kc - 1), 0)
+            kk = np.maximum(cells, 2).astype(float)
+            self.cat_b = np.where(is_cat, (kk - 1) / kk * min(1.0, (m + 1) ** (-1.0 / (k + 4)) + 0.05), 0)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        comp = rng.choice(len(self.log_w), size=n, p=np.exp(self.log_w))
+        cdf = np.cumsum(np.exp(self.log_w))
+        comp = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(cdf) - 1)
         mu, sigma = self.mu[comp], self.sigma[comp]
         lo, hi = ndtr(self.a[comp]), ndtr(self.b[comp])
         u = lo + rng.random((n, self.k)) * (hi - lo)
@@ -156,12 +160,24 @@ class _Parzen:
 
     def log_pdf(self, x: np.ndarray) -> np.ndarray:
         """Log density of each row of ``x`` (shape ``(n, k)``) under the mixture."""
-        n = x.shape[0]
-        total = np.zeros((n, len(self.log_w)))
         cells = self.cells
-        for j in range(self.k):
+        cont = (cells == 0) & ~self.is_cat
+        total = np.broadcast_to(self.log_w, (x.shape[0], len(self.log_w))).copy()
+        if cont.any():
+            # Observation kernels share one width per dimension, so the squared distances of all
+            # candidate / kernel pairs come from one matrix product instead of an (n, m, k) array.
+            xc = x[:, cont]
+            mu = self.mu[:-1, cont]
+            inv = 1.0 / self.sigma[0, cont] ** 2
+            q = (xc * xc) @ inv
+            q = q[:, None] - 2.0 * (xc * inv) @ mu.T + ((mu * mu) @ inv)[None, :]
+            norm = np.log(self.sigma[:, cont]).sum(axis=1) + self.log_z[:, cont].sum(axis=1)
+            norm += 0.5 * math.log(2 * math.pi) * cont.sum()
+            total[:, :-1] -= 0.5 * np.maximum(q, 0.0) + norm[None, :-1]
+            zp = (xc - self.mu[-1, cont]) / self.sigma[-1, cont]
+            total[:, -1] -= 0.5 * (zp * zp).sum(axis=1) + norm[-1]
+        for j in np.flatnonzero(~cont):
             mu, sigma, log_z = self.mu[:, j], self.sigma[:, j], self.log_z[:, j]
-            xj = x[:, j][:, None]
             if self.is_cat[j]:
                 K = int(cells[j])
                 c = np.floor(x[:, j] * K).clip(0, K - 1)[:, None]
@@ -169,18 +185,14 @@ class _Parzen:
                 same = c == self.cat_obs[:, j][None, :]
                 lp = np.where(same, math.log(max(1.0 - b, 1e-300)), math.log(max(b / max(K - 1, 1), 1e-300)))
                 lp[:, -1] = -math.log(K)  # the prior is uniform
-            elif cells[j] > 0:
-                K = cells[j]
-                c = np.floor(xj * K).clip(0, K - 1)
-                hi = (((c + 1) / K) - mu) / sigma
-                lo = ((c / K) - mu) / sigma
-                mass = ndtr(hi) - ndtr(lo)
-                lp = np.log(np.maximum(mass, 1e-300)) - log_z
             else:
-                zz = (xj - mu) / sigma
-                lp = -0.5 * zz * zz - np.log(sigma) - 0.5 * math.log(2 * math.pi) - log_z
+                K = cells[j]
+                c = np.floor(x[:, j] * K).clip(0, K - 1)[:, None]
+                mass = ndtr(((c + 1) / K - mu) / sigma) - ndtr((c / K - mu) / sigma)
+                lp = np.log(np.maximum(mass, 1e-300)) - log_z
             total += lp
-        return logsumexp(total + self.log_w, axis=1)
+        top = total.max(axis=1)
+        return top + np.log(np.exp(total - top[:, None]).sum(axis=1))
 
 
 class TPESampler(Sampler):
@@ -234,6 +246,7 @@ class TPESampler(Sampler):
         self.consider_pruned = consider_pruned
         self._startup = QMCSampler("sobol")
         self._ranking_cache: tuple[int, Any] | None = None
+        self._space_info: tuple[SearchSpace, Any, list[list[int]]] | None = None
 
     def bind(self, seed: int) -> None:
         self._startup.bind(seed)
@@ -275,8 +288,11 @@ class TPESampler(Sampler):
         good = X[:n_good]
         bad = np.vstack([X[n_good:], running_X]) if len(running_X) else X[n_good:]
         bad_numbers = np.concatenate([order_numbers[n_good:], np.full(len(running_X), np.iinfo(np.int64).max)])
-        w_bad = np.empty(len(bad))
-        w_bad[np.argsort(bad_numbers, kind="stable")] = _ramp_weights(len(bad))
+        if len(bad) < 25:
+            w_bad = np.ones(len(bad))
+        else:
+            w_bad = np.empty(len(bad))
+            w_bad[np.argsort(bad_numbers, kind="stable")] = _ramp_weights(len(bad))
         l_est = _Parzen(good, np.ones(len(good)), cells, is_cat, self.prior_weight)
         g_est = _Parzen(bad, w_bad, cells, is_cat, self.prior_weight)
         cand = l_est.sample(self.n_ei_candidates, rng)
@@ -298,9 +314,12 @@ class TPESampler(Sampler):
             return p
         X_all = history.matrix(space, ordered)
         R_all = history.matrix(space, running) if len(running) else np.empty((0, space.dim))
-        cells, is_cat = self._kinds([space.dists[n] for n in space.names])
+        if self._space_info is None or self._space_info[0] is not space:
+            kinds = self._kinds([space.dists[n] for n in space.names])
+            self._space_info = (space, kinds, self._groups(space))
+        _, (cells, is_cat), groups = self._space_info
         u = np.full(space.dim, np.nan)
-        for dims in self._groups(space):
+        for dims in groups:
             if space.conditions:
                 probe = u.copy()
                 probe[np.isnan(probe)] = 0.5
