@@ -43,6 +43,7 @@ SAMPLER_FACTORIES: dict[str, Callable[[], hyperdial.Sampler]] = {
     "halton": lambda: hyperdial.QMCSampler("halton"),
     "lhs": lambda: hyperdial.QMCSampler("lhs", batch=16),
     "auto": hyperdial.AutoSampler,
+    "cmaes": lambda: hyperdial.CmaEsSampler(popsize=6),
     "tpe": lambda: hyperdial.TPESampler(n_startup_trials=5),
     "tpe-univariate": lambda: hyperdial.TPESampler(n_startup_trials=5, multivariate=False),
 }

@@ -16,6 +16,7 @@ from hyperdial.history import History
 from hyperdial.pruners import Decision, MedianPruner, NopPruner, PercentilePruner, Pruner
 from hyperdial.samplers import (
     AutoSampler,
+    CmaEsSampler,
     GridSampler,
     QMCSampler,
     RandomSampler,
@@ -45,6 +46,7 @@ except PackageNotFoundError:  # running from a source tree
 __all__ = [
     "AutoSampler",
     "Categorical",
+    "CmaEsSampler",
     "Decision",
     "Direction",
     "Distribution",

@@ -6,6 +6,7 @@ from typing import Any
 
 from hyperdial.samplers.auto import AutoSampler
 from hyperdial.samplers.base import ClaimTracker, Proposal, Sampler, SearchSpaceExhausted
+from hyperdial.samplers.cma import CmaEsSampler
 from hyperdial.samplers.grid import GridSampler
 from hyperdial.samplers.qmc import QMCSampler
 from hyperdial.samplers.random import RandomSampler
@@ -14,6 +15,7 @@ from hyperdial.samplers.tpe import TPESampler
 __all__ = [
     "AutoSampler",
     "ClaimTracker",
+    "CmaEsSampler",
     "GridSampler",
     "Proposal",
     "QMCSampler",
@@ -30,6 +32,7 @@ SAMPLERS: dict[str, Any] = {
     "auto": AutoSampler,
     "random": RandomSampler,
     "tpe": TPESampler,
+    "cmaes": CmaEsSampler,
     "grid": GridSampler,
     "sobol": lambda **kw: QMCSampler("sobol", **kw),
     "halton": lambda **kw: QMCSampler("halton", **kw),

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import numpy as np
+
+import hyperdial
+from hyperdial import Categorical, Float, Int, SearchSpace, TPESampler
+from hyperdial.samplers.tpe import _Parzen, nondominated_rank
+
+
+def test_concentrates_on_the_good_region_of_a_quadratic():
+    study = hyperdial.create_study(sampler=TPESampler(n_startup_trials=10), seed=0)
+    study.optimize(lambda t: (t.suggest_float("x", -10, 10) - 3) ** 2, n_trials=80, show_progress=False)
+    late = [t.params["x"] for t in study.trials[-30:]]
+    assert np.median(np.abs(np.array(late) - 3)) < 2.0  # uniform sampling gives about 5
+    assert abs(study.best_params["x"] - 3) < 0.3
+
+
+def test_beats_random_on_a_mixed_space_over_seeds():
+    space = SearchSpace({"x": Float(-5, 5), "k": Int(0, 20), "c": Categorical(["a", "b", "c", "d"]), "y": Float(-5, 5)})
+
+    def f(t):
+        p = t.params
+        return (p["x"] - 1) ** 2 + (p["k"] - 13) ** 2 / 10 + (p["c"] != "c") + (p["y"] + 2) ** 2
+
+    def best(sampler, seed):
+        study = hyperdial.create_study(sampler=sampler, seed=seed, space=space)
+        study.optimize(f, n_trials=60, show_progress=False)
+        return study.best_value
+
+    tpe = [best(TPESampler(), s) for s in range(6)]
+    rnd = [best("random", s) for s in range(6)]
+    assert np.mean(tpe) < np.mean(rnd) / 2
+
+
+def test_discrete_kernel_puts_mass_on_cells():
+    cells = np.array([4.0])
+    est = _Parzen(np.array([[0.375]]), np.ones(1), cells, np.array([False]), 1.0)
+    x = np.array([[0.125], [0.375], [0.625], [0.875]])
+    p = np.exp(est.log_pdf(x))
+    assert abs(p.sum() - 1.0) < 1e-9  # a probability per cell, not a density
+    assert p.argmax() == 1
+    samples = est.sample(200, np.random.default_rng(0))
+    assert set(np.round(samples[:, 0] * 8).astype(int)) <= {1, 3, 5, 7}
+
+
+def test_continuous_kernel_integrates_to_one():
+    est = _Parzen(np.array([[0.1], [0.9], [0.5]]), np.ones(3), np.array([0.0]), np.array([False]), 1.0)
+    grid = np.linspace(0, 1, 20001)[:, None]
+    assert abs(np.exp(est.log_pdf(grid)).mean() - 1.0) < 1e-3
+
+
+def test_constant_liar_spreads_pending_proposals():
+    space = SearchSpace({"x": Float(0, 1), "y": Float(0, 1)})
+    study = hyperdial.create_study(sampler=TPESampler(n_startup_trials=5), seed=0, space=space)
+    study.optimize(lambda t: (t.params["x"] - 0.5) ** 2 + (t.params["y"] - 0.5) ** 2, n_trials=20, show_progress=False)
+    pending = [study.ask() for _ in range(5)]
+    xs = np.array([[t.params["x"], t.params["y"]] for t in pending])
+    d = np.linalg.norm(xs[:, None] - xs[None], axis=2)[np.triu_indices(5, 1)]
+    assert d.min() > 1e-6
+
+
+def test_conditional_parameters_are_modelled_per_group():
+    space = SearchSpace(
+        {
+            "model": Categorical(["a", "b"]),
+            "xa": Float(0, 1, when={"model": "a"}),
+            "xb": Float(0, 1, when={"model": "b"}),
+        }
+    )
+    study = hyperdial.create_study(sampler=TPESampler(n_startup_trials=10), seed=1, space=space)
+    study.optimize(
+        lambda t: (t.params.get("xb", 9) - 0.8) ** 2 if t.params["model"] == "b" else 1 + t.params["xa"],
+        n_trials=60,
+        show_progress=False,
+    )
+    late = study.trials[-20:]
+    assert sum(t.params["model"] == "b" for t in late) >= 14
+    assert abs(study.best_params["xb"] - 0.8) < 0.1
+
+
+def test_multi_objective_ranking_and_search():
+    losses = np.array([[1, 1], [2, 0], [0, 2], [2, 2], [3, 3]])
+    assert nondominated_rank(losses).tolist() == [0, 0, 0, 1, 2]
+    study = hyperdial.create_study(sampler=TPESampler(), directions=["minimize", "minimize"], seed=0)
+    study.optimize(
+        lambda t: (t.suggest_float("x", 0, 1), 1 - t.suggest_float("x", 0, 1) ** 0.5), n_trials=40, show_progress=False
+    )
+    assert len(study.best_trials) >= 5
