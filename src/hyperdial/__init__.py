@@ -17,6 +17,7 @@ from hyperdial.pruners import Decision, MedianPruner, NopPruner, PercentilePrune
 from hyperdial.samplers import (
     AutoSampler,
     CmaEsSampler,
+    GPSampler,
     GridSampler,
     QMCSampler,
     RandomSampler,
@@ -54,6 +55,7 @@ __all__ = [
     "Fixed",
     "Float",
     "FrozenTrial",
+    "GPSampler",
     "GridSampler",
     "History",
     "InMemoryStorage",

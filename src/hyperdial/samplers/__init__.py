@@ -7,6 +7,7 @@ from typing import Any
 from hyperdial.samplers.auto import AutoSampler
 from hyperdial.samplers.base import ClaimTracker, Proposal, Sampler, SearchSpaceExhausted
 from hyperdial.samplers.cma import CmaEsSampler
+from hyperdial.samplers.gp import GPSampler
 from hyperdial.samplers.grid import GridSampler
 from hyperdial.samplers.qmc import QMCSampler
 from hyperdial.samplers.random import RandomSampler
@@ -16,6 +17,7 @@ __all__ = [
     "AutoSampler",
     "ClaimTracker",
     "CmaEsSampler",
+    "GPSampler",
     "GridSampler",
     "Proposal",
     "QMCSampler",
@@ -33,6 +35,7 @@ SAMPLERS: dict[str, Any] = {
     "random": RandomSampler,
     "tpe": TPESampler,
     "cmaes": CmaEsSampler,
+    "gp": GPSampler,
     "grid": GridSampler,
     "sobol": lambda **kw: QMCSampler("sobol", **kw),
     "halton": lambda **kw: QMCSampler("halton", **kw),
