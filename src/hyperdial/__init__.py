@@ -39,6 +39,16 @@ from hyperdial.study import (
 )
 from hyperdial.trial import Direction, FailReason, FrozenTrial, Trial, TrialPruned, TrialState
 
+
+def __getattr__(name: str):
+    # scikit-learn helpers load on first use, so `import hyperdial` stays fast.
+    if name == "cross_validate":
+        from hyperdial.sklearn import cross_validate
+
+        return cross_validate
+    raise AttributeError(f"module 'hyperdial' has no attribute {name!r}")
+
+
 try:
     __version__ = version("hyperdial")
 except PackageNotFoundError:  # running from a source tree
@@ -84,6 +94,7 @@ __all__ = [
     "TrialState",
     "__version__",
     "create_study",
+    "cross_validate",
     "delete_study",
     "get_storage",
     "list_studies",

@@ -41,6 +41,7 @@ import numpy as np
 
 __all__ = [
     "Categorical",
+    "ScipyDistribution",
     "Distribution",
     "Float",
     "Int",
@@ -516,12 +517,74 @@ class Categorical(Distribution):
         return f"Categorical({list(self.choices)!r})"
 
 
+class ScipyDistribution(Distribution):
+    """A scipy.stats frozen distribution as a search dimension: ``u -> dist.ppf(u)``.
+
+    Used for ``RandomizedSearchCV``-style spaces such as ``{"C": scipy.stats.loguniform(1e-3, 1e3)}``;
+    integer-valued (discrete) distributions give ints.
+    """
+
+    __slots__ = ("frozen", "_discrete", "_lo", "_hi")
+    kind = "scipy"
+
+    def __init__(self, frozen: Any) -> None:
+        if not hasattr(frozen, "ppf") or not hasattr(frozen, "dist"):
+            raise TypeError(f"ScipyDistribution: expected a frozen scipy.stats distribution, got {frozen!r}")
+        self.frozen = frozen
+        self._discrete = hasattr(frozen.dist, "pmf")
+        lo, hi = frozen.support()
+        self._lo, self._hi = float(lo), float(hi)
+        self._init_when(None)
+
+    @property
+    def size(self) -> float:
+        if self._discrete and np.isfinite(self._lo) and np.isfinite(self._hi):
+            return self._hi - self._lo + 1
+        return float("inf")
+
+    def from_unit(self, u: float) -> Any:
+        eps = 1e-12
+        v = float(self.frozen.ppf(min(max(u, eps), 1 - eps)))
+        return int(round(v)) if self._discrete else v
+
+    def to_unit(self, value: Any) -> float:
+        if self._discrete:
+            # The middle of the value's probability mass, so from_unit maps it back.
+            return float((self.frozen.cdf(value - 1) + self.frozen.cdf(value)) / 2)
+        return float(self.frozen.cdf(value))
+
+    def contains(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return False
+        if self._discrete and float(value) != int(value):
+            return False
+        return self._lo <= float(value) <= self._hi
+
+    def _native(self, value: Any) -> Any:
+        return int(value) if self._discrete else float(value)
+
+    def __reduce__(self) -> tuple:
+        return (distribution_from_dict, (self.to_dict(),))
+
+    def grid(self, points: int) -> list[Any]:
+        return sorted({self.from_unit((i + 0.5) / points) for i in range(points)})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "scipy",
+            "name": self.frozen.dist.name,
+            "args": [float(a) for a in self.frozen.args],
+            "kwds": {k: float(v) for k, v in self.frozen.kwds.items()},
+        }
+
+
 _DIST_TYPES: dict[str, type[Distribution]] = {"float": Float, "int": Int, "categorical": Categorical}
 _DIST_KEYS = {
     "float": {"low", "high", "log", "step", "when"},
     "int": {"low", "high", "log", "step", "when"},
     "categorical": {"choices", "when"},
     "fixed": {"value"},
+    "scipy": {"name", "args", "kwds"},
 }
 
 
@@ -551,6 +614,13 @@ def distribution_from_dict(spec: Mapping[str, Any], where: str = "distribution")
         )
     if kind == "fixed":
         raise ValueError(f"{where}: a fixed value is not a distribution; SearchSpace handles it")
+    if kind == "scipy":
+        import scipy.stats
+
+        factory = getattr(scipy.stats, str(spec.get("name")), None)
+        if factory is None:
+            raise ValueError(f"{where}: scipy.stats has no distribution {spec.get('name')!r}")
+        return ScipyDistribution(factory(*spec.get("args", []), **spec.get("kwds", {})))
     kwargs = {k: v for k, v in spec.items() if k != "type"}
     if str(spec.get("type")).lower() == "loguniform":
         kwargs.setdefault("log", True)

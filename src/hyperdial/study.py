@@ -161,6 +161,15 @@ class Study:
         self.sampler.bind(seed)
         self.sync()
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     def _reseed(self, seed: int) -> None:
         self.seed = seed
         self._streams = _Streams(seed)

@@ -52,6 +52,15 @@ class InMemoryStorage(Storage):
         self._studies: dict[int, _StudyLog] = {}
         self._names: dict[str, int] = {}
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def create_study(self, name: str, directions: Sequence[str]) -> StudyInfo:
         with self._lock:
             if name in self._names:
