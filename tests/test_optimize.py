@@ -130,7 +130,7 @@ def test_threads_run_trials_concurrently():
         return quad(t)
 
     study = hyperdial.create_study(seed=0)
-    study.optimize(objective, n_trials=10, n_jobs=2, show_progress=False)
+    study.optimize(objective, n_trials=10, n_jobs=2, parallel="thread", show_progress=False)
     assert len(study.trials) == 10 and len(seen) == 2
     assert sorted(t.number for t in study.trials) == list(range(10))
 

@@ -73,6 +73,8 @@ def run_optimize(
     patience: int | None,
     max_trials: int | None,
     stoppers: Sequence[Stopper],
+    executor: Any = None,
+    parallel: str = "process",
 ) -> None:
     if not callable(objective):
         raise TypeError(f"objective must be callable (a function taking a trial), got {objective!r}")
@@ -97,10 +99,14 @@ def run_optimize(
     for cb in callbacks:
         if not callable(cb):
             raise TypeError(f"callbacks must be callables taking (study, trial), got {cb!r}")
+    if parallel not in ("process", "thread"):
+        raise ValueError(f"parallel must be 'process' or 'thread', got {parallel!r}")
     if n_jobs == -1:
         import os
 
         n_jobs = os.cpu_count() or 1
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must have a submit(fn, *args) method (concurrent.futures style), got {executor!r}")
     before = [r for r in rules if r.before_start]
     after = [r for r in rules if not r.before_start]
     state = LoopState(study)
@@ -155,7 +161,27 @@ def run_optimize(
                         return
 
     try:
-        if n_jobs == 1:
+        if executor is not None or (n_jobs > 1 and parallel == "process"):
+            from hyperdial.executors import run_parallel
+            from hyperdial.executors.local import _executor_width
+
+            width = n_jobs if n_jobs > 1 or executor is None else _executor_width(executor)
+            why = run_parallel(
+                study,
+                objective,
+                n_workers=width,
+                executor=executor,
+                n_trials=n_trials,
+                timeout=timeout,
+                max_trials=max_trials,
+                catch=catch,
+                stoppers=[r for r in rules if not isinstance(r, (MaxTrials, Timeout))],
+                callbacks=callbacks,
+                progress=progress,
+            )
+            if why:
+                stop_reason.append(why)
+        elif n_jobs == 1:
             worker()
         else:
             with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="hyperdial") as pool:

@@ -676,6 +676,8 @@ class Study:
         patience: int | None = None,
         max_trials: int | None = None,
         stoppers: Sequence[Any] = (),
+        executor: Any = None,
+        parallel: str = "process",
     ) -> None:
         """Run ``objective`` on new trials until a stopping rule fires.
 
@@ -683,7 +685,8 @@ class Study:
             objective: Takes a :class:`Trial`, returns a number (one per objective).
             n_trials: Trials this call finishes (COMPLETE, PRUNED or FAILED).
             timeout: Seconds after which no new trial starts.
-            n_jobs: Trials run at once in threads of this process.
+            n_jobs: Trials run at once: in worker processes (``parallel="process"``, the default;
+                objectives may be lambdas or closures) or threads (``parallel="thread"``). -1: one per CPU.
             callbacks: Called as ``callback(study, frozen_trial)`` after each trial.
             catch: Exception types that fail the trial but do not stop the loop.
             show_progress: A progress bar on stderr when it is a terminal.
@@ -691,6 +694,13 @@ class Study:
             patience: Stop after this many finished trials without improving the best value.
             max_trials: Study-wide cap, shared by every worker and every resumed run.
             stoppers: More :mod:`hyperdial.stopping` rules.
+            executor: Any ``concurrent.futures``-style executor to run workers on (a Dask
+                ``Client``, a ``ProcessPoolExecutor``, :class:`~hyperdial.executors.RayExecutor`...);
+                ``n_jobs`` workers are submitted (its width when ``n_jobs`` is 1).
+            parallel: ``"process"`` or ``"thread"`` for ``n_jobs > 1`` without an executor.
+
+        With workers in other processes, callbacks and the progress bar run here in the driver
+        as trials finish, and ``study.stop()`` from a callback stops every worker.
 
         Ctrl-C stops the loop: the running trial is stored as FAILED (interrupted), and
         ``KeyboardInterrupt`` propagates.
@@ -710,6 +720,8 @@ class Study:
             patience=patience,
             max_trials=max_trials,
             stoppers=stoppers,
+            executor=executor,
+            parallel=parallel,
         )
 
     def stop(self) -> None:

@@ -1,0 +1,227 @@
+"""Running a study's trials on several workers: processes on this machine or any executor.
+
+An in-memory study lives in the driver process; its storage is served to local
+workers over a loopback socket (:class:`StorageServer`), so every report and pruning
+question goes through the one storage the driver owns. File and server storages are
+opened by each worker from their URL, which also works for workers on other machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from multiprocessing.managers import BaseManager
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+
+from hyperdial.executors.worker import WorkerSpec, worker_main
+from hyperdial.storages import Event, EventKind, InMemoryStorage, Precondition, Storage, StudyInfo, StudySummary
+
+if TYPE_CHECKING:
+    from hyperdial._progress import ProgressBar
+    from hyperdial.stopping import Stopper
+    from hyperdial.study import Study
+    from hyperdial.trial import FrozenTrial
+
+__all__ = ["StorageServer", "connect_storage", "run_parallel"]
+
+logger = logging.getLogger("hyperdial")
+
+_EXPOSED = ("create_study", "get_study", "list_studies", "delete_study", "append", "read", "get_blob", "set_blob")
+
+
+class _ServerManager(BaseManager):
+    pass
+
+
+class _ClientManager(BaseManager):
+    pass
+
+
+_ClientManager.register("storage")
+
+
+class StorageServer:
+    """Serves a storage of this process to worker processes over 127.0.0.1 (authenticated)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.authkey = secrets.token_bytes(16)
+        manager = _ServerManager(address=("127.0.0.1", 0), authkey=self.authkey)
+        manager.register("storage", callable=lambda: storage, exposed=_EXPOSED)
+        self._server = manager.get_server()
+        self.address = self._server.address
+        self._thread = threading.Thread(target=self._server.serve_forever, name="hyperdial-storage", daemon=True)
+        self._thread.start()
+
+    @property
+    def spec(self) -> tuple[str, int, bytes]:
+        return (self.address[0], self.address[1], self.authkey)
+
+    def close(self) -> None:
+        # serve_forever() runs until its stop event is set; the daemon thread then ends.
+        stop = getattr(self._server, "stop_event", None)
+        if stop is not None:
+            stop.set()
+
+
+class _RemoteStorage(Storage):
+    """A storage served by another process's :class:`StorageServer`."""
+
+    snapshots = False
+
+    def __init__(self, host: str, port: int, authkey: bytes) -> None:
+        self.url = f"driver://{host}:{port}"
+        manager = _ClientManager(address=(host, port), authkey=authkey)
+        manager.connect()
+        self._proxy = manager.storage()
+
+    def create_study(self, name: str, directions: Sequence[str]) -> StudyInfo:
+        return self._proxy.create_study(name, list(directions))
+
+    def get_study(self, name: str) -> StudyInfo | None:
+        return self._proxy.get_study(name)
+
+    def list_studies(self) -> list[StudySummary]:
+        return self._proxy.list_studies()
+
+    def delete_study(self, name: str) -> None:
+        self._proxy.delete_study(name)
+
+    def append(self, study_id: int, events: Sequence[Event], require: Sequence[Precondition] = ()) -> list[int]:
+        numbers = self._proxy.append(study_id, list(events), list(require))
+        # The server numbered its copies of the events; give this process's events the same numbers.
+        it = iter(numbers)
+        for e in events:
+            if e.kind == EventKind.CREATE and e.number is None:
+                e.number = next(it)
+        return numbers
+
+    def read(self, study_id: int, after: int) -> list[tuple[int, Event]]:
+        return self._proxy.read(study_id, after)
+
+    def get_blob(self, study_id: int, key: str) -> bytes | None:
+        return self._proxy.get_blob(study_id, key)
+
+    def set_blob(self, study_id: int, key: str, value: bytes | None) -> None:
+        self._proxy.set_blob(study_id, key, value)
+
+
+def connect_storage(host: str, port: int, authkey: bytes) -> Storage:
+    return _RemoteStorage(host, port, authkey)
+
+
+def _default_executor(n_jobs: int) -> Any:
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=n_jobs, timeout=60)
+
+
+def _executor_width(executor: Any) -> int:
+    for attr in ("_max_workers", "max_workers"):
+        n = getattr(executor, attr, None)
+        if isinstance(n, int) and n > 0:
+            return n
+    nthreads = getattr(executor, "nthreads", None)  # a dask.distributed Client
+    if callable(nthreads):
+        return max(1, sum(nthreads().values()))
+    return os.cpu_count() or 1
+
+
+def run_parallel(
+    study: Study,
+    objective: Callable[..., Any],
+    *,
+    n_workers: int,
+    executor: Any,
+    n_trials: int | None,
+    timeout: float | None,
+    max_trials: int | None,
+    catch: tuple[type[BaseException], ...],
+    stoppers: Sequence[Stopper],
+    callbacks: Sequence[Callable[[Study, FrozenTrial], None]],
+    progress: ProgressBar,
+) -> str | None:
+    """Run workers until the budget is spent; callbacks and the progress bar run here in the driver.
+
+    Returns the reason the run stopped, if one is known.
+    """
+    storage = study.storage
+    server = None
+    remote = executor is not None and not _is_local_pool(executor)
+    if isinstance(storage, InMemoryStorage):
+        if remote:
+            raise ValueError(
+                "an in-memory study cannot be shared with workers on other machines; create it with a storage "
+                "they can reach, e.g. storage='postgresql://...' (or 'sqlite:///study.db' for one machine)"
+            )
+        server = StorageServer(storage)
+        storage_spec: Any = server.spec
+    else:
+        storage_spec = storage.url
+    h = study.sync()
+    caps = [c for c in (max_trials, None if n_trials is None else len(h.trials) + n_trials) if c is not None]
+    cap = min(caps) if caps else None
+    token = uuid.uuid4().hex
+    config = {"objective": objective, "sampler": study.sampler, "pruner": study.pruner, "catch": catch}
+    payload = cloudpickle.dumps({**config, "stoppers": list(stoppers)})
+    deadline = None if timeout is None else time.time() + timeout
+    spec = WorkerSpec(storage_spec, study.name, study.seed, payload, cap, deadline, token)
+    own_pool = executor is None
+    pool = _default_executor(n_workers) if own_pool else executor
+    finished_seen: set[int] = {t.number for t in h.trials if t.state.is_finished}
+    finished_before = len(finished_seen)
+    reason = None
+    futures: list[Future] = [pool.submit(worker_main, spec) for _ in range(n_workers)]
+    try:
+        while True:
+            done, pending = wait(futures, timeout=0.1, return_when=FIRST_EXCEPTION)
+            h = study.sync()
+            new = [t for t in h.trials if t.state.is_finished and t.number not in finished_seen]
+            new.sort(key=lambda t: (t.finished or 0, t.number))
+            for t in new:
+                finished_seen.add(t.number)
+                for cb in callbacks:
+                    cb(study, t)
+            if new and progress.enabled:
+                best = h.best_trial if h.n_objectives == 1 else None
+                progress.update(len(finished_seen) - finished_before, None if best is None else best.values[0])
+            if study._stop_requested and h.system_attrs.get("stop") != token:
+                study._set_system_attrs({"stop": token})
+                reason = "study.stop() called"
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                study._set_system_attrs({"stop": token})
+                for f in pending:
+                    f.cancel()
+                wait(pending)
+                raise failed[0].exception()  # type: ignore[misc]
+            if not pending:
+                break
+    except KeyboardInterrupt:
+        study._set_system_attrs({"stop": token})
+        for f in futures:
+            f.cancel()
+        raise
+    finally:
+        if server is not None:
+            # Workers still connected (after an error) must not lose the storage mid-write.
+            wait(futures, timeout=30)
+            server.close()
+    study.sync()
+    return reason
+
+
+def _is_local_pool(executor: Any) -> bool:
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    if isinstance(executor, (ProcessPoolExecutor, ThreadPoolExecutor)):
+        return True
+    return type(executor).__module__.startswith("joblib.externals.loky")
