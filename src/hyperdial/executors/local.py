@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from multiprocessing.managers import BaseManager
@@ -49,27 +50,39 @@ _ClientManager.register("storage")
 
 
 class StorageServer:
-    """Serves a storage of this process to worker processes over 127.0.0.1 (authenticated)."""
+    """Serves a storage of this process to worker processes on this machine (authenticated).
+
+    It listens on a Unix socket where there is one (over TCP loopback, each new
+    connection's first exchanges wait on delayed acknowledgements, about 40 ms each).
+    One server per storage object, started on first use and kept for the life of the
+    process, so repeated ``optimize`` calls reuse it.
+    """
+
+    _servers: weakref.WeakKeyDictionary[Storage, StorageServer] = weakref.WeakKeyDictionary()
+    _lock = threading.Lock()
 
     def __init__(self, storage: Storage) -> None:
-        self.storage = storage
         self.authkey = secrets.token_bytes(16)
-        manager = _ServerManager(address=("127.0.0.1", 0), authkey=self.authkey)
+        # address=None: a Unix socket in multiprocessing's own temporary folder (removed at exit)
+        # where the platform has them, else a loopback TCP port.
+        manager = _ServerManager(address=None, authkey=self.authkey)
         manager.register("storage", callable=lambda: storage, exposed=_EXPOSED)
         self._server = manager.get_server()
         self.address = self._server.address
         self._thread = threading.Thread(target=self._server.serve_forever, name="hyperdial-storage", daemon=True)
         self._thread.start()
 
-    @property
-    def spec(self) -> tuple[str, int, bytes]:
-        return (self.address[0], self.address[1], self.authkey)
+    @classmethod
+    def for_storage(cls, storage: Storage) -> StorageServer:
+        with cls._lock:
+            server = cls._servers.get(storage)
+            if server is None:
+                server = cls._servers[storage] = cls(storage)
+            return server
 
-    def close(self) -> None:
-        # serve_forever() runs until its stop event is set; the daemon thread then ends.
-        stop = getattr(self._server, "stop_event", None)
-        if stop is not None:
-            stop.set()
+    @property
+    def spec(self) -> tuple[Any, bytes]:
+        return (self.address, self.authkey)
 
 
 class _RemoteStorage(Storage):
@@ -77,9 +90,9 @@ class _RemoteStorage(Storage):
 
     snapshots = False
 
-    def __init__(self, host: str, port: int, authkey: bytes) -> None:
-        self.url = f"driver://{host}:{port}"
-        manager = _ClientManager(address=(host, port), authkey=authkey)
+    def __init__(self, address: Any, authkey: bytes) -> None:
+        self.url = f"driver://{address}"
+        manager = _ClientManager(address=address, authkey=authkey)
         manager.connect()
         self._proxy = manager.storage()
 
@@ -114,8 +127,9 @@ class _RemoteStorage(Storage):
         self._proxy.set_blob(study_id, key, value)
 
 
-def connect_storage(host: str, port: int, authkey: bytes) -> Storage:
-    return _RemoteStorage(host, port, authkey)
+def connect_storage(address: Any, authkey: bytes) -> Storage:
+    """A storage object that forwards every call to a :class:`StorageServer`."""
+    return _RemoteStorage(address, authkey)
 
 
 def _default_executor(n_jobs: int) -> Any:
@@ -154,7 +168,6 @@ def run_parallel(
     Returns the reason the run stopped, if one is known.
     """
     storage = study.storage
-    server = None
     remote = executor is not None and not _is_local_pool(executor)
     if isinstance(storage, InMemoryStorage):
         if remote:
@@ -162,8 +175,7 @@ def run_parallel(
                 "an in-memory study cannot be shared with workers on other machines; create it with a storage "
                 "they can reach, e.g. storage='postgresql://...' (or 'sqlite:///study.db' for one machine)"
             )
-        server = StorageServer(storage)
-        storage_spec: Any = server.spec
+        storage_spec: Any = StorageServer.for_storage(storage).spec
     else:
         storage_spec = storage.url
     h = study.sync()
@@ -210,11 +222,6 @@ def run_parallel(
         for f in futures:
             f.cancel()
         raise
-    finally:
-        if server is not None:
-            # Workers still connected (after an error) must not lose the storage mid-write.
-            wait(futures, timeout=30)
-            server.close()
     study.sync()
     return reason
 

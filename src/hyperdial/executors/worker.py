@@ -19,7 +19,7 @@ class WorkerSpec:
     stopping rules, so lambdas and closures travel to workers of any executor.
     """
 
-    storage: Any  # a storage URL, or (host, port, authkey) of the driver's StorageServer
+    storage: Any  # a storage URL, or (address, authkey) of the driver's StorageServer
     study_name: str
     seed: int
     payload: bytes
