@@ -22,7 +22,39 @@ def _sqlite(tmp_path) -> Storage:
     return SQLiteStorage(f"sqlite:///{tmp_path / 'study.db'}")
 
 
-STORAGE_FACTORIES: dict[str, Callable] = {"memory": _memory, "sqlite": _sqlite}
+def _fresh_sql(url: str) -> Storage:
+    """A SQLStorage on an emptied hyperdial schema (the test database is the tests' own)."""
+    import sqlalchemy as sa
+
+    from hyperdial.storages.sql import SQLStorage, _normalise_url
+
+    engine = sa.create_engine(_normalise_url(url)[0])
+    with engine.begin() as conn:
+        for table in ("events", "trials", "claims", "blobs", "studies", "meta"):
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS hyperdial_{table}"))
+    engine.dispose()
+    return SQLStorage(url)
+
+
+POSTGRES_URL = os.environ.get("HYPERDIAL_TEST_POSTGRES_URL")
+MYSQL_URL = os.environ.get("HYPERDIAL_TEST_MYSQL_URL")
+
+
+def _postgres(tmp_path) -> Storage:
+    if not POSTGRES_URL:
+        pytest.skip("no PostgreSQL: set HYPERDIAL_TEST_POSTGRES_URL (.ci/run sets it) to run this test")
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed: pip install -e '.[postgres]'")
+    return _fresh_sql(POSTGRES_URL)
+
+
+def _mysql(tmp_path) -> Storage:
+    if not MYSQL_URL:
+        pytest.skip("no MySQL / MariaDB: set HYPERDIAL_TEST_MYSQL_URL (.ci/run sets it) to run this test")
+    pytest.importorskip("pymysql", reason="the mysql extra is not installed: pip install -e '.[mysql]'")
+    return _fresh_sql(MYSQL_URL)
+
+
+STORAGE_FACTORIES: dict[str, Callable] = {"memory": _memory, "sqlite": _sqlite, "postgres": _postgres, "mysql": _mysql}
 
 
 @pytest.fixture(params=sorted(STORAGE_FACTORIES))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import STORAGE_FACTORIES
 
 from hyperdial import Categorical, Float, Int
 from hyperdial.storages import (
@@ -15,7 +18,6 @@ from hyperdial.storages import (
     InMemoryStorage,
     MaxTrials,
     PreconditionFailed,
-    SQLiteStorage,
     StateIn,
 )
 from hyperdial.trial import TrialState
@@ -137,14 +139,21 @@ ops = st.lists(
 )
 
 
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+def durable(request, tmp_path):
+    s = STORAGE_FACTORIES[request.param](tmp_path)
+    yield s
+    s.close()
+
+
 @given(program=ops)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_backends_agree_on_random_programs(program, tmp_path_factory):
-    path = tmp_path_factory.mktemp("db") / "s.db"
-    backends = [InMemoryStorage(), SQLiteStorage(f"sqlite:///{path}")]
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_backends_agree_on_random_programs(program, durable):
+    backends = [InMemoryStorage(), durable]
     outcomes = []
+    name = uuid.uuid4().hex
     for s in backends:
-        sid = s.create_study("s", ["minimize"]).id
+        sid = s.create_study(name, ["minimize"]).id
         log = []
         for op in program:
             try:
@@ -161,5 +170,4 @@ def test_backends_agree_on_random_programs(program, tmp_path_factory):
                 log.append("failed")
         events = [(seq, int(e.kind), e.number, e.data) for seq, e in s.read(sid, 0)]
         outcomes.append((log, events))
-        s.close()
     assert outcomes[0] == outcomes[1]

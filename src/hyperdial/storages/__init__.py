@@ -2,6 +2,8 @@
 
 * ``None`` or ``"memory"``: :class:`InMemoryStorage` (this process only).
 * ``"sqlite:///study.db"`` (or a path ending in ``.db``): :class:`SQLiteStorage`.
+* ``"postgresql://user@host/db"``, ``"mysql://user:pw@host/db"``: :class:`SQLStorage` (extras
+  ``postgres`` / ``mysql``), for studies shared by many machines.
 """
 
 from __future__ import annotations
@@ -57,10 +59,15 @@ def get_storage(storage: str | Storage | None) -> Storage:
         return InMemoryStorage()
     if url.startswith("sqlite:"):
         return SQLiteStorage(url)
+    scheme = url.split("://", 1)[0].split("+")[0] if "://" in url else ""
+    if scheme in ("postgresql", "postgres", "mysql", "mariadb"):
+        from hyperdial.storages.sql import SQLStorage
+
+        return SQLStorage(url)
     if url.endswith((".db", ".sqlite", ".sqlite3")) and "://" not in url:
         return SQLiteStorage(f"sqlite:///{url}")
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise ValueError(
-        f"storage {storage!r}: unknown scheme {scheme!r}; use 'memory', 'sqlite:///path/to/study.db' "
-        "or a path ending in .db"
+        f"storage {storage!r}: unknown scheme {scheme!r}; use 'memory', 'sqlite:///path/to/study.db', "
+        "a path ending in .db, 'postgresql://user@host/db' or 'mysql://user:password@host/db'"
     )

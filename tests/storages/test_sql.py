@@ -1,0 +1,55 @@
+"""PostgreSQL / MariaDB specifics: several processes on one study, resume, clocks, bad URLs."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import pytest
+from tests.conftest import MYSQL_URL, POSTGRES_URL, STORAGE_FACTORIES
+
+import hyperdial
+
+SERVERS = ["postgres", "mysql"]
+
+
+@pytest.fixture(params=SERVERS)
+def server_url(request, tmp_path):
+    STORAGE_FACTORIES[request.param](tmp_path).close()  # skips without the server; empties the schema
+    return POSTGRES_URL if request.param == "postgres" else MYSQL_URL
+
+
+def _worker(url: str, n: int) -> None:
+    study = hyperdial.load_study("shared", url, sampler="random")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=n, show_progress=False)
+
+
+def test_workers_in_several_processes_share_one_study(server_url):
+    hyperdial.create_study("shared", server_url, seed=0)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(server_url, 20)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    numbers = sorted(t.number for t in hyperdial.load_study("shared", server_url).trials)
+    assert numbers == list(range(80))
+
+
+def test_resume_and_clock(server_url):
+    space = {"x": hyperdial.Float(0, 1), "k": [1, 2, 3]}
+    one = hyperdial.create_study(sampler="tpe", seed=5, space=space)
+    one.optimize(lambda t: t.params["x"] * t.params["k"], n_trials=15, show_progress=False)
+    first = hyperdial.create_study("r", server_url, sampler="tpe", seed=5, space=space)
+    first.optimize(lambda t: t.params["x"] * t.params["k"], n_trials=6, show_progress=False)
+    again = hyperdial.load_study("r", server_url, sampler="tpe")
+    again.optimize(lambda t: t.params["x"] * t.params["k"], n_trials=9, show_progress=False)
+    assert [dict(t.params) for t in again.trials] == [dict(t.params) for t in one.trials]
+    assert abs(again.storage.now() - time.time()) < 60
+
+
+def test_unreachable_server_says_so():
+    pytest.importorskip("psycopg")
+    with pytest.raises(ValueError, match="cannot be opened"):
+        hyperdial.get_storage("postgresql://postgres@127.0.0.1:1/none")
