@@ -17,6 +17,7 @@ Install with ``pip install 'hyperdial[postgres]'`` or ``'hyperdial[mysql]'``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -146,10 +147,9 @@ class SQLStorage(Storage):
         meta = self._tables["meta"]
         row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
         if row is None:
-            try:
+            # Another process may create it first: a savepoint keeps the transaction usable.
+            with contextlib.suppress(sa.exc.IntegrityError), conn.begin_nested():
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            except sa.exc.IntegrityError:  # another process created it first
-                pass
         elif int(row[0]) > SCHEMA_VERSION:
             raise ValueError(
                 f"storage {self.url!r} has schema version {row[0]}, newer than this hyperdial's {SCHEMA_VERSION}; "
