@@ -78,7 +78,8 @@ class SQLStorage(Storage):
         if "+" not in url.split("://")[0]:
             require(driver, extra)
         try:
-            self._engine = sa.create_engine(sa_url, pool_size=pool_size, pool_pre_ping=True, future=True)
+            # No pre-ping (a round trip per checkout); stale connections are recycled instead.
+            self._engine = sa.create_engine(sa_url, pool_size=pool_size, pool_recycle=1800, future=True)
             self._tables = self._define(sa)
             with self._engine.begin() as conn:
                 self._ensure_schema(conn)
@@ -225,9 +226,18 @@ class SQLStorage(Storage):
         numbers: list[int] = []
         try:
             with self._engine.begin() as conn:
-                row = conn.execute(
-                    sa.select(s.c.last_seq, s.c.next_number).where(s.c.id == study_id).with_for_update()
-                ).first()
+                if self._dialect == "postgresql":
+                    # One statement locks the study's row and takes the numbers.
+                    row = conn.execute(
+                        s.update()
+                        .where(s.c.id == study_id)
+                        .values(last_seq=s.c.last_seq + len(events), next_number=s.c.next_number + n_new)
+                        .returning(s.c.last_seq - len(events), s.c.next_number - n_new)
+                    ).first()
+                else:
+                    row = conn.execute(
+                        sa.select(s.c.last_seq, s.c.next_number).where(s.c.id == study_id).with_for_update()
+                    ).first()
                 if row is None:
                     raise KeyError(f"no study with id {study_id} in {self.url}")
                 last_seq, next_number = int(row[0]), int(row[1])
@@ -281,11 +291,12 @@ class SQLStorage(Storage):
                         except sa.exc.IntegrityError:
                             raise PreconditionFailed(pre, "already claimed") from None
                 conn.execute(ev.insert(), rows)
-                conn.execute(
-                    s.update()
-                    .where(s.c.id == study_id)
-                    .values(last_seq=last_seq + len(events), next_number=next_number + n_new)
-                )
+                if self._dialect != "postgresql":
+                    conn.execute(
+                        s.update()
+                        .where(s.c.id == study_id)
+                        .values(last_seq=last_seq + len(events), next_number=next_number + n_new)
+                    )
         except BaseException:
             for e in events:
                 if e.kind == EventKind.CREATE and e.number in numbers:
