@@ -89,3 +89,12 @@ def sampler_factory(request) -> Callable[[], hyperdial.Sampler]:
 
 def pytest_configure(config) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage_url_for_processes(request, tmp_path) -> str:
+    """A storage URL that separate processes can open."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    _postgres(tmp_path).close()
+    return POSTGRES_URL

@@ -36,18 +36,25 @@ def run_trial(study: Study, objective: Callable[[Trial], Any], trial: Trial, cat
     """Run one trial and store how it ended. Exceptions not in ``catch`` propagate after being stored."""
     from hyperdial.study import StaleTrialError
 
+    def finish(*args: Any) -> FrozenTrial:
+        try:
+            return study._finish(trial, *args)
+        except StaleTrialError as exc:  # this worker was declared lost meanwhile
+            logger.warning("%s", exc)
+            return study.history.trials[trial.number]
+
     try:
         result = objective(trial)
     except TrialPruned:
-        return study._finish(trial, TrialState.PRUNED)
+        return finish(TrialState.PRUNED)
     except StaleTrialError as exc:
         logger.warning("trial %d abandoned: %s", trial.number, exc)
         return study.history.trials[trial.number]
     except KeyboardInterrupt:
-        study._finish(trial, TrialState.FAILED, None, FailReason.INTERRUPTED, "interrupted by KeyboardInterrupt")
+        finish(TrialState.FAILED, None, FailReason.INTERRUPTED, "interrupted by KeyboardInterrupt")
         raise
     except Exception as exc:
-        frozen = study._finish(trial, TrialState.FAILED, None, FailReason.ERROR, traceback.format_exc())
+        frozen = finish(TrialState.FAILED, None, FailReason.ERROR, traceback.format_exc())
         if isinstance(exc, catch):
             logger.warning("trial %d failed: %r (caught; the study goes on)", trial.number, exc)
             return frozen
@@ -55,8 +62,8 @@ def run_trial(study: Study, objective: Callable[[Trial], Any], trial: Trial, cat
     values, err = values_error(result, len(study.directions))
     if err is not None:
         logger.warning("trial %d failed: %s", trial.number, err)
-        return study._finish(trial, TrialState.FAILED, None, FailReason.INVALID_VALUE, err)
-    return study._finish(trial, TrialState.COMPLETE, values)
+        return finish(TrialState.FAILED, None, FailReason.INVALID_VALUE, err)
+    return finish(TrialState.COMPLETE, values)
 
 
 def run_optimize(

@@ -6,7 +6,9 @@ import contextlib
 import logging
 import math
 import numbers
+import os
 import secrets
+import socket
 import threading
 import time
 import warnings
@@ -66,8 +68,8 @@ class MaxTrialsReached(Exception):
     """The study already holds its ``max_trials``; no new trial was created."""
 
 
-class StaleTrialError(RuntimeError):
-    """A write for a trial that another process has already finished (e.g. declared lost)."""
+class StaleTrialError(ValueError):
+    """A write for a trial that another process has already finished (e.g. declared lost): it was rejected."""
 
 
 class _Streams:
@@ -157,6 +159,10 @@ class Study:
         self._stop_requested = False
         self._snapshot_checked = False
         self._inferred: tuple[tuple, SearchSpace] | None = None
+        self._running: set[int] = set()  # trials this object started and has not finished
+        self._beat_thread: threading.Thread | None = None
+        self._last_reap = 0.0
+        self._worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._snapshot_version = 0
         self.sampler.bind(seed)
         self.sync()
@@ -164,11 +170,14 @@ class Study:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]
+        state["_beat_thread"] = None
+        state["_running"] = set()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        self._worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     def _reseed(self, seed: int) -> None:
         self.seed = seed
@@ -350,6 +359,8 @@ class Study:
         require_cap = () if max_trials is None else (MaxTrials(int(max_trials)),)
         with self._lock:
             h = self.sync()
+            if self._reap(h):
+                h = self.sync()
             while h.waiting:
                 trial = self._claim_waiting(h, next(iter(h.waiting)), fixed, space)
                 if trial is not None:
@@ -410,8 +421,8 @@ class Study:
             if isinstance(exc.precondition, MaxTrials):
                 raise MaxTrialsReached(f"study {self.name!r} reached max_trials={exc.precondition.limit}") from None
             return None  # someone else took the claim: sync and propose again
-        trial = Trial(self, actual, dict(params), dict(dists), given, proposal_values, ev.time)
-        return trial
+        self._now_running(actual)
+        return Trial(self, actual, dict(params), dict(dists), given, proposal_values, ev.time)
 
     def _inferred_space(self, h: History) -> SearchSpace | None:
         """The define-by-run space every COMPLETE trial shares, as a (cached) SearchSpace."""
@@ -462,6 +473,7 @@ class Study:
             self._storage.append(self._info.id, events, [StateIn(number, (TrialState.WAITING,))])
         except PreconditionFailed:
             return None
+        self._now_running(number)
         return Trial(self, number, params, dists, given, proposal_values, events[0].time)
 
     def _sample_one(self, trial: Trial, name: str, dist: Distribution) -> Any:
@@ -475,6 +487,75 @@ class Study:
         if not dist.contains(value):
             raise RuntimeError(f"{self.sampler!r} proposed {name}={value!r}, outside {dist!r}")
         return value if type(value) in (float, int, str) else dist.coerce(value)
+
+    # -- heartbeats and lost workers --------------------------------------------------------------
+    @property
+    def heartbeat_settings(self) -> dict[str, Any] | None:
+        """``{"interval", "grace", "max_retries"}`` when the study watches for lost workers."""
+        return self._history.system_attrs.get("heartbeat")
+
+    def _now_running(self, number: int) -> None:
+        self._running.add(number)
+        hb = self.heartbeat_settings
+        if hb is None:
+            return
+        self._storage.heartbeat(self._info.id, [number], self._worker_id)
+        if self._beat_thread is None or not self._beat_thread.is_alive():
+            self._beat_thread = threading.Thread(
+                target=self._beat, args=(float(hb["interval"]),), name="hyperdial-heartbeat", daemon=True
+            )
+            self._beat_thread.start()
+
+    def _beat(self, interval: float) -> None:
+        # Ends when this object has no running trial left; the next trial starts it again.
+        while True:
+            time.sleep(interval)
+            running = sorted(self._running)
+            if not running:
+                return
+            try:
+                self._storage.heartbeat(self._info.id, running, self._worker_id)
+            except Exception as exc:  # a failed beat is retried at the next tick
+                logger.warning("heartbeat for trials %s failed: %s", running, exc)
+
+    def _reap(self, h: History) -> bool:
+        """Mark trials whose worker stopped beating as FAILED (worker lost), re-queue them if asked."""
+        hb = self.heartbeat_settings
+        if hb is None or time.monotonic() - self._last_reap < float(hb["interval"]):
+            return False
+        self._last_reap = time.monotonic()
+        changed = False
+        for number in self._storage.stale_trials(self._info.id, float(hb["grace"])):
+            if number in self._running:
+                continue  # our own trial: our beats are merely late
+            t = h.trials[number] if number < len(h.trials) else None
+            events = [
+                Event(
+                    EventKind.STATE,
+                    number,
+                    {
+                        "state": int(TrialState.FAILED),
+                        "reason": str(FailReason.WORKER_LOST),
+                        "message": f"no heartbeat for {hb['grace']} s",
+                    },
+                )
+            ]
+            require: list[Any] = [StateIn(number, _RUNNING)]
+            retries = int((t._system or {}).get("retry_count", 0)) if t is not None else 0
+            if t is not None and retries < int(hb.get("max_retries", 0)):
+                params = dict(t._params)
+                system = {"fixed_params": params, "retry_of": number, "retry_count": retries + 1}
+                events.append(Event(EventKind.CREATE, None, {"state": int(TrialState.WAITING), "system": system}))
+                require.append(Claim(f"retry:{number}"))
+            try:
+                self._storage.append(self._info.id, events, require)
+                logger.warning(
+                    "trial %d lost its worker; marked FAILED%s", number, " and re-queued" if len(events) > 1 else ""
+                )
+                changed = True
+            except PreconditionFailed:
+                continue  # another worker handled it, or it just finished
+        return changed
 
     # -- running trials ------------------------------------------------------------------------------
     def _drain(self, trial: Trial) -> list[Event]:
@@ -618,10 +699,15 @@ class Study:
         except PreconditionFailed:
             current = self.sync().trials[number]
             if current.fail_reason == FailReason.WORKER_LOST:
+                self._running.discard(number)
                 logger.warning("late result for trial %d rejected: it was declared lost", number)
+                raise StaleTrialError(
+                    f"trial {number} was declared lost (no heartbeat within the grace period); its result was rejected"
+                ) from None
             raise ValueError(
                 f"trial {number} is already {current.state.name}; a finished trial cannot be told again"
             ) from None
+        self._running.discard(number)
         with self._lock:
             h = self.sync()
             frozen = h.trials[number]
@@ -795,6 +881,9 @@ def create_study(
     load_if_exists: bool = False,
     space: SearchSpace | Mapping[str, Any] | None = None,
     allow_space_change: bool = False,
+    heartbeat_interval: float | None = None,
+    grace_period: float | None = None,
+    max_retries: int = 0,
 ) -> Study:
     """Create a study (or load it with ``load_if_exists=True``).
 
@@ -811,6 +900,12 @@ def create_study(
             objective then reads ``trial.params``; every sampler proposes jointly over it.
         allow_space_change: When loading, accept a space that differs from the stored one
             (trials outside the new space stay stored but leave the models).
+        heartbeat_interval: Seconds between the heartbeats every worker sends for its running
+            trials (stamped by the storage's clock). ``None``: no lost-worker detection.
+        grace_period: A RUNNING trial without a heartbeat for this long is marked FAILED
+            (worker lost) by the next worker that asks for a trial (default: 4 intervals).
+        max_retries: Re-queue a lost trial with the same parameters up to this many times;
+            the new trial records ``retry_of`` and ``retry_count``.
 
     Example:
         >>> import hyperdial
@@ -820,6 +915,7 @@ def create_study(
     """
     dirs = _parse_directions(direction, directions)
     seed = _check_seed(seed)
+    heartbeat = _heartbeat_settings(heartbeat_interval, grace_period, max_retries)
     st = get_storage(storage)
     samp = get_sampler(sampler)
     prun = get_pruner(pruner)
@@ -845,6 +941,8 @@ def create_study(
             ) from None
         if space is not None:
             _check_space(study, space, allow_space_change)
+        if heartbeat is not None and study.heartbeat_settings != heartbeat:
+            study._set_system_attrs({"heartbeat": heartbeat})
         return study
     actual_seed = seed if seed is not None else secrets.randbits(32)
     system: dict[str, Any] = {
@@ -856,8 +954,25 @@ def create_study(
     }
     if space is not None:
         system["space"] = space.to_dict()
+    if heartbeat is not None:
+        system["heartbeat"] = heartbeat
     st.append(info.id, [Event(EventKind.STUDY, -1, {"system": system})])
     return Study(st, info, samp, prun, actual_seed)
+
+
+def _heartbeat_settings(interval: Any, grace: Any, retries: Any) -> dict[str, Any] | None:
+    if interval is None:
+        if grace is not None or retries:
+            raise ValueError("grace_period and max_retries need heartbeat_interval (seconds between heartbeats)")
+        return None
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
+        raise ValueError(f"heartbeat_interval must be a positive number of seconds, got {interval!r}")
+    grace = 4.0 * interval if grace is None else grace
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not grace > interval:
+        raise ValueError(f"grace_period must be a number of seconds larger than heartbeat_interval, got {grace!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"max_retries must be a non-negative integer, got {retries!r}")
+    return {"interval": float(interval), "grace": float(grace), "max_retries": retries}
 
 
 def _check_space(study: Study, space: SearchSpace, allow: bool) -> None:

@@ -365,6 +365,11 @@ class Trial:
         v = as_report_value(value, len(self.study.directions), f"report(value={value!r})")
         self.study._report(self, int(step), v)
 
+    def flush(self) -> None:
+        """Write the values suggested so far now (they are otherwise written with the next report or at the end),
+        so other workers and pending-aware samplers see them."""
+        self.study.flush(self)
+
     def should_prune(self) -> bool:
         """Whether the study's pruner says this trial should stop now."""
         return self.study._should_prune(self)

@@ -35,7 +35,18 @@ __all__ = ["StorageServer", "connect_storage", "run_parallel"]
 
 logger = logging.getLogger("hyperdial")
 
-_EXPOSED = ("create_study", "get_study", "list_studies", "delete_study", "append", "read", "get_blob", "set_blob")
+_EXPOSED = (
+    "create_study",
+    "get_study",
+    "list_studies",
+    "delete_study",
+    "append",
+    "read",
+    "get_blob",
+    "set_blob",
+    "heartbeat",
+    "stale_trials",
+)
 
 
 class _ServerManager(BaseManager):
@@ -125,6 +136,12 @@ class _RemoteStorage(Storage):
 
     def set_blob(self, study_id: int, key: str, value: bytes | None) -> None:
         self._proxy.set_blob(study_id, key, value)
+
+    def heartbeat(self, study_id: int, numbers: Sequence[int], worker: str) -> None:
+        self._proxy.heartbeat(study_id, list(numbers), worker)
+
+    def stale_trials(self, study_id: int, grace: float) -> list[int]:
+        return self._proxy.stale_trials(study_id, grace)
 
 
 def connect_storage(address: Any, authkey: bytes) -> Storage:

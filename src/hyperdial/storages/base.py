@@ -174,6 +174,14 @@ class Storage(ABC):
     def set_blob(self, study_id: int, key: str, value: bytes | None) -> None:
         """Store a side value; ``None`` deletes it."""
 
+    @abstractmethod
+    def heartbeat(self, study_id: int, numbers: Sequence[int], worker: str) -> None:
+        """Stamp the running trials ``numbers`` as alive, with the storage's clock."""
+
+    @abstractmethod
+    def stale_trials(self, study_id: int, grace: float) -> list[int]:
+        """RUNNING trials whose last heartbeat is older than ``grace`` seconds (by the storage's clock)."""
+
     def now(self) -> float:
         """The storage's clock (a database server's for server backends)."""
         return time.time()

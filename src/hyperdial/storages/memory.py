@@ -25,7 +25,7 @@ __all__ = ["InMemoryStorage"]
 
 
 class _StudyLog:
-    __slots__ = ("info", "events", "states", "claims", "blobs")
+    __slots__ = ("info", "events", "states", "claims", "blobs", "beats")
 
     def __init__(self, info: StudyInfo) -> None:
         self.info = info
@@ -33,6 +33,7 @@ class _StudyLog:
         self.states: list[TrialState] = []
         self.claims: dict[str, int] = {}
         self.blobs: dict[str, bytes] = {}
+        self.beats: dict[int, float] = {}
 
 
 class InMemoryStorage(Storage):
@@ -149,3 +150,20 @@ class InMemoryStorage(Storage):
                 blobs.pop(key, None)
             else:
                 blobs[key] = bytes(value)
+
+    def heartbeat(self, study_id: int, numbers: Sequence[int], worker: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            beats = self._log(study_id).beats
+            for n in numbers:
+                beats[n] = now
+
+    def stale_trials(self, study_id: int, grace: float) -> list[int]:
+        limit = time.monotonic() - grace
+        with self._lock:
+            log = self._log(study_id)
+            return sorted(
+                n
+                for n, t in log.beats.items()
+                if t < limit and log.states[n] in (TrialState.RUNNING, TrialState.PAUSED)
+            )

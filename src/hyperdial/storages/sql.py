@@ -130,6 +130,14 @@ class SQLStorage(Storage):
                 sa.Column("key", sa.String(255), primary_key=True),
                 sa.Column("number", sa.BigInteger, nullable=False),
             ),
+            "heartbeats": sa.Table(
+                "hyperdial_heartbeats",
+                md,
+                sa.Column("study_id", sa.Integer, primary_key=True),
+                sa.Column("number", sa.BigInteger, primary_key=True),
+                sa.Column("worker", sa.String(255), nullable=False),
+                sa.Column("ts", sa.Float, nullable=False),
+            ),
             "blobs": sa.Table(
                 "hyperdial_blobs",
                 md,
@@ -166,11 +174,39 @@ class SQLStorage(Storage):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["url"])  # type: ignore[misc]
 
+    def _server_now(self) -> Any:
+        sa = self._sa
+        if self._dialect == "postgresql":
+            return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
+        return sa.cast(sa.func.unix_timestamp(sa.func.now(6)), sa.Float)
+
     def now(self) -> float:
         with self._engine.connect() as conn:
-            if self._dialect == "postgresql":
-                return float(conn.execute(self._sa.text("SELECT extract(epoch from clock_timestamp())")).scalar())
-            return float(conn.execute(self._sa.text("SELECT UNIX_TIMESTAMP(NOW(6))")).scalar())
+            return float(conn.execute(self._sa.select(self._server_now())).scalar())
+
+    # Heartbeats are stamped by the database server's clock, so workers' clocks never matter.
+    def heartbeat(self, study_id: int, numbers: Sequence[int], worker: str) -> None:
+        hb = self._tables["heartbeats"]
+        with self._engine.begin() as conn:
+            conn.execute(hb.delete().where(hb.c.study_id == study_id, hb.c.number.in_(list(numbers))))
+            for n in numbers:
+                conn.execute(hb.insert().values(study_id=study_id, number=n, worker=worker, ts=self._server_now()))
+
+    def stale_trials(self, study_id: int, grace: float) -> list[int]:
+        sa = self._sa
+        hb, tr = self._tables["heartbeats"], self._tables["trials"]
+        q = (
+            sa.select(hb.c.number)
+            .join(tr, sa.and_(tr.c.study_id == hb.c.study_id, tr.c.number == hb.c.number))
+            .where(
+                hb.c.study_id == study_id,
+                hb.c.ts < self._server_now() - grace,
+                tr.c.state.in_([int(TrialState.RUNNING), int(TrialState.PAUSED)]),
+            )
+            .order_by(hb.c.number)
+        )
+        with self._engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(q).all()]
 
     # -- studies ----------------------------------------------------------------------------------
     def create_study(self, name: str, directions: Sequence[str]) -> StudyInfo:
@@ -211,7 +247,7 @@ class SQLStorage(Storage):
         if info is None:
             raise KeyError(name)
         with self._engine.begin() as conn:
-            for key in ("events", "trials", "claims", "blobs"):
+            for key in ("events", "trials", "claims", "blobs", "heartbeats"):
                 t = self._tables[key]
                 conn.execute(t.delete().where(t.c.study_id == info.id))
             s = self._tables["studies"]

@@ -57,6 +57,9 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS claims (
         study_id INTEGER NOT NULL, key TEXT NOT NULL, number INTEGER NOT NULL,
         PRIMARY KEY (study_id, key)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS heartbeats (
+        study_id INTEGER NOT NULL, number INTEGER NOT NULL, worker TEXT NOT NULL, ts REAL NOT NULL,
+        PRIMARY KEY (study_id, number)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS blobs (
         study_id INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, updated REAL NOT NULL,
         PRIMARY KEY (study_id, key)) WITHOUT ROWID""",
@@ -226,7 +229,7 @@ class SQLiteStorage(Storage):
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("events", "trials", "claims", "blobs"):
+            for table in ("events", "trials", "claims", "blobs", "heartbeats"):
                 conn.execute(f"DELETE FROM {table} WHERE study_id=?", (info.id,))
             conn.execute("DELETE FROM studies WHERE id=?", (info.id,))
             conn.execute("COMMIT")
@@ -333,3 +336,22 @@ class SQLiteStorage(Storage):
             conn.execute(
                 "INSERT OR REPLACE INTO blobs VALUES (?, ?, ?, ?)", (study_id, key, sqlite3.Binary(value), time.time())
             )
+
+    # A SQLite file lives on one machine, whose clock stamps the heartbeats.
+    def heartbeat(self, study_id: int, numbers: Sequence[int], worker: str) -> None:
+        now = time.time()
+        self._conn().executemany(
+            "INSERT OR REPLACE INTO heartbeats VALUES (?, ?, ?, ?)", [(study_id, n, worker, now) for n in numbers]
+        )
+
+    def stale_trials(self, study_id: int, grace: float) -> list[int]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT h.number FROM heartbeats h JOIN trials t ON t.study_id = h.study_id AND t.number = h.number "
+                "WHERE h.study_id = ? AND h.ts < ? AND t.state IN (?, ?) ORDER BY h.number",
+                (study_id, time.time() - grace, int(TrialState.RUNNING), int(TrialState.PAUSED)),
+            )
+            .fetchall()
+        )
+        return [int(r[0]) for r in rows]
