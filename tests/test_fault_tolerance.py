@@ -6,6 +6,7 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_kill_9_mid_trial_fails_it_retries_it_and_loses_nothing(tmp_path, storag
     flag = str(tmp_path / "running")
     proc = mp.get_context("spawn").Process(target=_stuck_worker, args=(url, flag))
     proc.start()
-    _wait_for(lambda: os.path.exists(flag) and open(flag).read())
+    _wait_for(lambda: os.path.exists(flag) and Path(flag).read_text())
     os.kill(proc.pid, signal.SIGKILL)
     proc.join(30)
     study = hyperdial.load_study("ft", url, sampler="random")

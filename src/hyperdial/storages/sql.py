@@ -102,7 +102,7 @@ class SQLStorage(Storage):
                 sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
                 sa.Column("name", sa.String(512), nullable=False, unique=True),
                 sa.Column("directions", sa.Text, nullable=False),
-                sa.Column("created", sa.Float, nullable=False),
+                sa.Column("created", sa.Double, nullable=False),
                 sa.Column("last_seq", sa.BigInteger, nullable=False, default=0),
                 sa.Column("next_number", sa.BigInteger, nullable=False, default=0),
             ),
@@ -113,7 +113,7 @@ class SQLStorage(Storage):
                 sa.Column("seq", sa.BigInteger, primary_key=True),
                 sa.Column("number", sa.BigInteger, nullable=False),
                 sa.Column("kind", sa.SmallInteger, nullable=False),
-                sa.Column("ts", sa.Float, nullable=False),
+                sa.Column("ts", sa.Double, nullable=False),
                 sa.Column("payload", big_text, nullable=False),
             ),
             "trials": sa.Table(
@@ -136,7 +136,7 @@ class SQLStorage(Storage):
                 sa.Column("study_id", sa.Integer, primary_key=True),
                 sa.Column("number", sa.BigInteger, primary_key=True),
                 sa.Column("worker", sa.String(255), nullable=False),
-                sa.Column("ts", sa.Float, nullable=False),
+                sa.Column("ts", sa.Double, nullable=False),
             ),
             "blobs": sa.Table(
                 "hyperdial_blobs",
@@ -144,7 +144,7 @@ class SQLStorage(Storage):
                 sa.Column("study_id", sa.Integer, primary_key=True),
                 sa.Column("key", sa.String(255), primary_key=True),
                 sa.Column("value", big_blob, nullable=False),
-                sa.Column("updated", sa.Float, nullable=False),
+                sa.Column("updated", sa.Double, nullable=False),
             ),
         }
         self._metadata = md
@@ -177,8 +177,8 @@ class SQLStorage(Storage):
     def _server_now(self) -> Any:
         sa = self._sa
         if self._dialect == "postgresql":
-            return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
-        return sa.cast(sa.func.unix_timestamp(sa.func.now(6)), sa.Float)
+            return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Double)
+        return sa.cast(sa.func.unix_timestamp(sa.func.now(6)), sa.Double)
 
     def now(self) -> float:
         with self._engine.connect() as conn:
