@@ -356,6 +356,29 @@ class History:
         h.version = doc["version"]
         return h
 
+    def subset(self, numbers: Sequence[int]) -> History:
+        """A view of only these trials, renumbered from 0 (what a sampler sees of one Hyperband bracket)."""
+        h = History(self.directions)
+        idx = np.asarray(numbers, dtype=np.int64)
+        n = len(idx)
+        h._grow_rows(max(n, 1))
+        h.columns = dict(self.columns)
+        h.column_params = list(self.column_params)
+        h.X = np.full((h._cap, self.X.shape[1]), np.nan)
+        h.X[:n] = self.X[idx]
+        h.Y[:n] = self.Y[idx]
+        h.S[:n] = self.S[idx]
+        h.user_attrs, h.system_attrs = self.user_attrs, self.system_attrs
+        for i, number in enumerate(idx.tolist()):
+            t = self.trials[number]._replace(number=i)
+            h.trials.append(t)
+            if t.state == TrialState.COMPLETE:
+                h._on_complete(t)
+            elif t.state == TrialState.WAITING:
+                h.waiting[i] = None
+        h.version = self.version
+        return h
+
     # -- reading ---------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.trials)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import numbers
@@ -386,7 +387,8 @@ class Study:
         self, h: History, fixed: Mapping[str, Any] | None, space: SearchSpace | None, require: tuple
     ) -> Trial | None:
         number = len(h.trials)  # expected; the storage confirms it (or numbers it otherwise in parallel runs)
-        system = self.pruner.assign(h, number) or {}
+        assigned = self.pruner.assign(h, number) or {}
+        system = dict(assigned)
         given: dict[str, Any] = {}
         proposal_values: dict[str, Any] = {}
         if space is not None:
@@ -414,7 +416,11 @@ class Study:
         if system:
             data["system"] = system
         ev = Event(EventKind.CREATE, None, data)
-        req = require + ((Claim(prop.claim),) if prop.claim else ())
+        claim = prop.claim
+        if claim and assigned:
+            # The sampler saw only the trials of this assignment (a bracket): claim within it.
+            claim = f"{json.dumps(assigned, sort_keys=True)}|{claim}"
+        req = require + ((Claim(claim),) if claim else ())
         try:
             (actual,) = self._storage.append(self._info.id, [ev], req)
         except PreconditionFailed as exc:

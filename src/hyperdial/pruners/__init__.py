@@ -6,10 +6,34 @@ from typing import Any
 
 from hyperdial.pruners.base import Decision, NopPruner, Pruner
 from hyperdial.pruners.median import MedianPruner, PercentilePruner
+from hyperdial.pruners.successive_halving import HyperbandPruner, SuccessiveHalvingPruner, hyperband_brackets
+from hyperdial.pruners.threshold import PatiencePruner, ThresholdPruner
 
-__all__ = ["Decision", "MedianPruner", "NopPruner", "PercentilePruner", "Pruner", "PRUNERS", "get_pruner"]
+__all__ = [
+    "Decision",
+    "HyperbandPruner",
+    "MedianPruner",
+    "NopPruner",
+    "PatiencePruner",
+    "PercentilePruner",
+    "Pruner",
+    "PRUNERS",
+    "SuccessiveHalvingPruner",
+    "ThresholdPruner",
+    "get_pruner",
+    "hyperband_brackets",
+]
 
-PRUNERS: dict[str, Any] = {"none": NopPruner, "median": MedianPruner, "percentile": PercentilePruner}
+PRUNERS: dict[str, Any] = {
+    "none": NopPruner,
+    "median": MedianPruner,
+    "percentile": PercentilePruner,
+    "asha": SuccessiveHalvingPruner,
+    "successive_halving": SuccessiveHalvingPruner,
+    "hyperband": HyperbandPruner,
+    "threshold": ThresholdPruner,
+    "patience": PatiencePruner,
+}
 
 
 def get_pruner(pruner: str | Pruner | None, **options: Any) -> Pruner:

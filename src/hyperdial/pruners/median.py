@@ -27,7 +27,9 @@ class PercentilePruner(Pruner):
         interval_steps: Decide only every this many steps after the warm-up.
         n_min_trials: Need at least this many other trials that reported the step.
 
-    Single-objective studies only for now.
+    With several objectives, a trial is pruned when more than ``percentile`` % of the other
+    trials that reported the same step dominate its intermediate vector there (better or
+    equal on every objective, better on one).
     """
 
     def __init__(
@@ -56,8 +58,6 @@ class PercentilePruner(Pruner):
         self.n_min_trials = n_min_trials
 
     def decide(self, history: History, trial: FrozenTrial) -> Decision:
-        if history.n_objectives != 1:
-            raise ValueError(f"{type(self).__name__} supports one objective; this study has {history.n_objectives}")
         step = trial.last_step
         if step is None or step < self.n_warmup_steps:
             return Decision.CONTINUE
@@ -66,6 +66,8 @@ class PercentilePruner(Pruner):
         finished = history.numbers(TrialState.COMPLETE, TrialState.PRUNED)
         if len(finished) < self.n_startup_trials:
             return Decision.CONTINUE
+        if history.n_objectives != 1:
+            return self._decide_dominance(history, trial, step, finished)
         minimize = history.directions[0] == Direction.MINIMIZE
         others = []
         for n in finished:
@@ -99,3 +101,20 @@ class MedianPruner(PercentilePruner):
             interval_steps=interval_steps,
             n_min_trials=n_min_trials,
         )
+
+    def _decide_dominance(self, history: History, trial: FrozenTrial, step: int, finished: np.ndarray) -> Decision:
+        sign = history.sign
+        peers = []
+        for n in finished:
+            v = (history.trials[n]._inter or {}).get(step)
+            if isinstance(v, tuple) and all(np.isfinite(v)):
+                peers.append(np.asarray(v) * sign)
+        if len(peers) < self.n_min_trials:
+            return Decision.CONTINUE
+        mine = trial._inter[step]
+        if not isinstance(mine, tuple) or not all(np.isfinite(mine)):
+            return Decision.PRUNE
+        me = np.asarray(mine) * sign
+        P = np.array(peers)
+        dominated_by = np.all(me >= P, axis=1) & np.any(me > P, axis=1)
+        return Decision.PRUNE if dominated_by.mean() > self.percentile / 100.0 else Decision.CONTINUE

@@ -1,0 +1,216 @@
+"""Successive halving (asynchronous: ASHA, Li et al. 2020) and Hyperband (Li et al. 2018).
+
+Resources are the ``step`` values a trial reports (epochs, boosting rounds, folds...).
+Rung ``k`` of a bracket with early-stopping rate ``s`` sits at
+``min_resource * eta ** (s + k)``. When a trial first reports at or past a rung, it
+continues only if its value there is among the best ``1/eta`` of the values every trial
+reached at that rung (the first trials at a rung always go on, as in ASHA, so the study
+never waits for a rung to fill).
+
+Hyperband runs several such brackets at once; each trial is assigned one (the study
+records it as the trial's ``bracket`` attribute) and the sampler learns only from the
+trials of its bracket, so a bracket's short runs do not mislead another's model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hyperdial.pruners.base import Decision, Pruner
+from hyperdial.trial import Direction, TrialState
+
+if TYPE_CHECKING:
+    from hyperdial.history import History
+    from hyperdial.trial import FrozenTrial
+
+__all__ = ["HyperbandPruner", "SuccessiveHalvingPruner", "hyperband_brackets"]
+
+
+def _check(value: Any, name: str, low: float, kind: type = int) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int) or value < low:
+        raise ValueError(f"{name} must be {'a number' if kind is float else 'an integer'} >= {low}, got {value!r}")
+    return value
+
+
+def _value_at(inter: dict[int, Any], resource: float) -> float | None:
+    """The value a trial reported at the first step at or past ``resource`` (None if it never got there)."""
+    steps = [s for s in inter if s >= resource]
+    if not steps:
+        return None
+    v = inter[min(steps)]
+    return float(v) if not isinstance(v, tuple) else float("nan")
+
+
+class SuccessiveHalvingPruner(Pruner):
+    """Asynchronous successive halving (ASHA).
+
+    Args:
+        min_resource: Resource of the first rung; ``"auto"``: 1 until a trial completes, then
+            1/100 of the first complete trial's last step (at least 1).
+        reduction_factor: ``eta``; the best ``1/eta`` of a rung go on to the next.
+        min_early_stopping_rate: ``s``; rungs start at ``min_resource * eta ** s``.
+        max_resource: No rung at or beyond it (``"auto"``: unlimited).
+        bracket_attr: Compare only with trials whose system attribute ``bracket`` equals this
+            trial's (set by :class:`HyperbandPruner`); ``None`` compares with every trial.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_resource: int | str = "auto",
+        reduction_factor: int = 3,
+        min_early_stopping_rate: int = 0,
+        max_resource: int | str = "auto",
+        bracket_attr: str | None = None,
+    ) -> None:
+        if min_resource != "auto":
+            _check(min_resource, "min_resource", 1)
+        if max_resource != "auto":
+            _check(max_resource, "max_resource", 1)
+        self.min_resource = min_resource
+        self.reduction_factor = _check(reduction_factor, "reduction_factor", 2)
+        self.min_early_stopping_rate = _check(min_early_stopping_rate, "min_early_stopping_rate", 0)
+        self.max_resource = max_resource
+        self.bracket_attr = bracket_attr
+
+    def resolved_min_resource(self, history: History) -> float:
+        if self.min_resource != "auto":
+            return float(self.min_resource)
+        done = history.numbers(TrialState.COMPLETE)
+        for n in done:
+            last = history.trials[n].last_step
+            if last is not None:
+                return float(max(1, round(last / 100)))
+        return 1.0
+
+    def rungs(self, history: History) -> list[float]:
+        """Resources of this pruner's rungs (up to ``max_resource``, or 40 rungs)."""
+        r = self.resolved_min_resource(history)
+        eta, s = self.reduction_factor, self.min_early_stopping_rate
+        cap = math.inf if self.max_resource == "auto" else float(self.max_resource)
+        out = []
+        k = 0
+        while len(out) < 40:
+            res = r * eta ** (s + k)
+            if res >= cap:
+                break
+            out.append(res)
+            k += 1
+        return out
+
+    def decide(self, history: History, trial: FrozenTrial) -> Decision:
+        inter = trial._inter
+        step = trial.last_step
+        if step is None:
+            return Decision.CONTINUE
+        rungs = [r for r in self.rungs(history) if r <= step]
+        if not rungs:
+            return Decision.CONTINUE
+        rung = rungs[-1]
+        # Decide once per rung: at the first report at or past it.
+        earlier = [s for s in inter if s < step]
+        if earlier and max(earlier) >= rung:
+            return Decision.CONTINUE
+        mine = _value_at(inter, rung)
+        if mine is None or math.isnan(mine):
+            return Decision.PRUNE if mine is not None else Decision.CONTINUE
+        bracket = (trial._system or {}).get(self.bracket_attr) if self.bracket_attr else None
+        values = []
+        for t in history.trials:
+            if t.number == trial.number or not t._inter:
+                continue
+            if self.bracket_attr and (t._system or {}).get(self.bracket_attr) != bracket:
+                continue
+            v = _value_at(t._inter, rung)
+            if v is not None and not math.isnan(v):
+                values.append(v)
+        values.append(mine)
+        if history.n_objectives != 1:
+            raise ValueError("SuccessiveHalvingPruner supports one objective; use PercentilePruner for several")
+        minimize = history.directions[0] == Direction.MINIMIZE
+        ranked = np.sort(values) if minimize else -np.sort(-np.array(values))
+        k = max(len(values) // self.reduction_factor, 1)
+        cut = ranked[k - 1]
+        promoted = mine <= cut if minimize else mine >= cut
+        return Decision.CONTINUE if promoted else Decision.PRUNE
+
+
+def hyperband_brackets(
+    reduction_factor: int, max_resource: float, min_resource: float = 1.0
+) -> list[tuple[int, float]]:
+    """``(n_i, r_i)`` of each bracket, most aggressive first (Li et al. 2018, Algorithm 1).
+
+    Example:
+        >>> hyperband_brackets(3, 81)
+        [(81, 1.0), (34, 3.0), (15, 9.0), (8, 27.0), (5, 81.0)]
+    """
+    eta = reduction_factor
+    s_max = int(math.floor(math.log(max_resource / min_resource, eta) + 1e-9))
+    out = []
+    for s in range(s_max, -1, -1):
+        n = int(math.ceil((s_max + 1) / (s + 1) * eta**s))
+        r = max_resource * eta ** (-s)
+        out.append((n, float(r)))
+    return out
+
+
+class HyperbandPruner(Pruner):
+    """Hyperband: several successive-halving brackets at once, each trial in one of them.
+
+    Args:
+        min_resource: Smallest resource a trial gets.
+        max_resource: Largest resource (the full training length, in reported steps).
+        reduction_factor: ``eta``.
+
+    A trial's bracket is chosen in proportion to the bracket's share of trials in the paper's
+    schedule and stored as its ``bracket`` system attribute; the sampler sees only the trials of
+    that bracket.
+    """
+
+    def __init__(self, *, min_resource: int = 1, max_resource: int = 81, reduction_factor: int = 3) -> None:
+        _check(min_resource, "min_resource", 1)
+        _check(max_resource, "max_resource", 1)
+        if max_resource < min_resource:
+            raise ValueError(f"max_resource={max_resource} must be >= min_resource={min_resource}")
+        self.min_resource = min_resource
+        self.max_resource = max_resource
+        self.reduction_factor = _check(reduction_factor, "reduction_factor", 2)
+        self.brackets = hyperband_brackets(reduction_factor, max_resource, min_resource)
+        s_max = len(self.brackets) - 1
+        self._pruners = [
+            SuccessiveHalvingPruner(
+                min_resource=min_resource,
+                reduction_factor=reduction_factor,
+                min_early_stopping_rate=s_max - i,
+                max_resource=max_resource,
+                bracket_attr="bracket",
+            )
+            for i in range(len(self.brackets))
+        ]
+        weights = np.array([n for n, _ in self.brackets], dtype=float)
+        self._cum = np.cumsum(weights) / weights.sum()
+        self._views: dict[tuple[int, int, int], Any] = {}
+
+    def assign(self, history: History, number: int) -> dict[str, Any]:
+        # A fixed low-discrepancy position per trial number: the brackets fill in proportion.
+        u = (number * 0.6180339887498949) % 1.0
+        return {"bracket": int(np.searchsorted(self._cum, u, side="right"))}
+
+    def decide(self, history: History, trial: FrozenTrial) -> Decision:
+        bracket = int((trial._system or {}).get("bracket", 0))
+        return self._pruners[min(bracket, len(self._pruners) - 1)].decide(history, trial)
+
+    def sampler_view(self, history: History, attrs: dict[str, Any]) -> History:
+        bracket = attrs.get("bracket")
+        if bracket is None:
+            return history
+        key = (id(history), history.version, bracket)
+        view = self._views.get(key)
+        if view is None:
+            numbers = [t.number for t in history.trials if (t._system or {}).get("bracket") == bracket]
+            view = history.subset(numbers)
+            self._views = {key: view}
+        return view
