@@ -49,6 +49,16 @@ def _hyperdial_objective(trial: Any) -> float:
     return a + b + c + (d == "y")
 
 
+def _tempdir(prefix: str) -> str:
+    """A temporary folder removed when this process exits (studies of 100,000 trials are large)."""
+    import atexit
+    import shutil
+
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def _chunk_means(stamps: list[float], n: int, chunk: int = 1000) -> dict[str, float]:
     deltas = [b - a for a, b in itertools.pairwise(stamps)]
     first = deltas[: min(chunk, len(deltas))]
@@ -57,7 +67,7 @@ def _chunk_means(stamps: list[float], n: int, chunk: int = 1000) -> dict[str, fl
 
 
 def worker_per_trial(lib: str, storage_kind: str, n: int) -> dict[str, Any]:
-    tmp = tempfile.mkdtemp(prefix="hd-ovh-")
+    tmp = _tempdir("hd-ovh-")
     path = os.path.join(tmp, "study.db")
     stamps: list[float] = []
     if lib == "hyperdial":
@@ -127,7 +137,7 @@ def worker_parallel_child(path: str, n: int, lib: str) -> dict[str, Any]:
 
 
 def worker_parallel(lib: str, procs: int, per_proc: int) -> dict[str, Any]:
-    tmp = tempfile.mkdtemp(prefix="hd-par-")
+    tmp = _tempdir("hd-par-")
     path = os.path.join(tmp, "study.db")
     if lib == "hyperdial":
         import hyperdial
@@ -276,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), file=sys.stderr)
             results["rows"].append(row)
     if "big" in args.parts:
-        tmp = tempfile.mkdtemp(prefix="hd-big-")
+        tmp = _tempdir("hd-big-")
         path = os.path.join(tmp, "big.db")
         row = _run("_build_big", path, str(args.big))
         for _ in range(args.repeats):

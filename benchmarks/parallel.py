@@ -63,7 +63,12 @@ def worker(lib: str, jobs: int, trials: int, loops: int, storage: str, warm: boo
     objective = make_objective(loops)
     url = None
     if storage == "sqlite":
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='hd-par-')}/s.db"
+        import atexit
+        import shutil
+
+        tmp = tempfile.mkdtemp(prefix="hd-par-")
+        atexit.register(shutil.rmtree, tmp, True)
+        url = f"sqlite:///{tmp}/s.db"
     if lib == "hyperdial":
         import hyperdial
 
