@@ -400,9 +400,8 @@ def load_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | Non
         dirs = [raw.get("direction", inferred_direction or "minimize")]
     for i, d in enumerate(dirs):
         if d not in ("minimize", "maximize"):
-            raise ConfigError(
-                f"direction{'s[%d]' % i if 'directions' in raw else ''}: must be minimize or maximize, got {d!r}"
-            )
+            key = f"directions[{i}]" if "directions" in raw else "direction"
+            raise ConfigError(f"{key}: must be minimize or maximize, got {d!r}")
 
     # -- plug-ins
     sname, sopts = _plugin(raw.get("sampler"), SAMPLERS, "sampler")
