@@ -109,6 +109,37 @@ def worker_per_trial(lib: str, storage_kind: str, n: int) -> dict[str, Any]:
     }
 
 
+def worker_sampler(lib: str, sampler: str, n: int) -> dict[str, Any]:
+    """Time per trial of a model-based sampler (objective cost ~0), averaged over ``n`` trials."""
+    import numpy as np
+
+    def objective(trial: Any) -> float:
+        x = [trial.suggest_float(f"x{i}", -5.0, 5.0) for i in range(4)]
+        c = trial.suggest_categorical("c", ["a", "b", "c"])
+        return float(np.sum((np.array(x) - 1.0) ** 2) + (c != "b"))
+
+    if lib == "hyperdial":
+        import hyperdial
+
+        study = hyperdial.create_study(sampler=sampler, seed=0)
+        t0 = time.perf_counter()
+        study.optimize(objective, n_trials=n, show_progress=False)
+        total = time.perf_counter() - t0
+        best = study.best_value
+    else:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        make = {"tpe": lambda: optuna.samplers.TPESampler(seed=0), "gp": lambda: optuna.samplers.GPSampler(seed=0),
+                "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=0)}[sampler]
+        study = optuna.create_study(sampler=make())
+        t0 = time.perf_counter()
+        study.optimize(objective, n_trials=n, show_progress_bar=False)
+        total = time.perf_counter() - t0
+        best = study.best_value
+    return {"lib": lib, "sampler": sampler, "n": n, "ms_per_trial": 1e3 * total / n, "best": best}
+
+
 def worker_parallel_child(path: str, n: int, lib: str) -> dict[str, Any]:
     errors: list[str] = []
     if lib == "hyperdial":
@@ -252,7 +283,7 @@ def _have(module: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", nargs="+", default=["per-trial", "parallel", "big"])
+    ap.add_argument("--parts", nargs="+", default=["per-trial", "parallel", "big", "samplers"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--trials", nargs="+", type=int, default=[1000, 10000])
     ap.add_argument(
@@ -279,6 +310,19 @@ def main(argv: list[str] | None = None) -> int:
                         row.update(part="per-trial", repeat=rep)
                         print(json.dumps(row), file=sys.stderr)
                         results["rows"].append(row)
+    if "samplers" in args.parts:
+        for sampler, n in (("tpe", 1000), ("gp", 200), ("tpe", 10000)):
+            for lib in libs:
+                if lib == "optuna" and n > 1000:
+                    continue  # Optuna's TPE at 10,000 trials takes hours
+                try:
+                    row = _run("_sampler", lib, sampler, str(n))
+                except RuntimeError as exc:
+                    print(f"{lib} {sampler} skipped: {str(exc)[-300:]}", file=sys.stderr)
+                    continue
+                row.update(part="samplers")
+                print(json.dumps(row), file=sys.stderr)
+                results["rows"].append(row)
     if "parallel" in args.parts:
         for lib in libs:
             row = _run("_parallel", lib, "4", "250")
@@ -336,6 +380,16 @@ def render(results: dict[str, Any]) -> str:
                 f"| {r['lib']} | {r['procs']} x {r['per_proc']} | {r['stored']} | {r['numbers_ok']} | {r['errors']} | "
                 f"{r['locked_errors']} | {r['wall_s']:.1f} |"
             )
+    smp = [r for r in rows if r.get("part") == "samplers"]
+    if smp:
+        out.append("")
+        out.append("| sampler | trials | library | ms/trial | best value | hyperdial faster by |")
+        out.append("|---|---:|---|---:|---:|---:|")
+        ref = {(r["sampler"], r["n"]): r for r in smp if r["lib"] == "optuna"}
+        for r in smp:
+            o = ref.get((r["sampler"], r["n"]))
+            ratio = f"{o['ms_per_trial'] / r['ms_per_trial']:.1f}x" if o and r["lib"] == "hyperdial" else ""
+            out.append(f"| {r['sampler']} | {r['n']:,} | {r['lib']} | {r['ms_per_trial']:.2f} | {r['best']:.4g} | {ratio} |")
     big = [r for r in rows if r.get("part") == "big"]
     mem = [r for r in rows if r.get("part") == "big-memory"]
     if big:
@@ -357,6 +411,8 @@ if __name__ == "__main__":
             res = worker_per_trial(rest[0], rest[1], int(rest[2]))
         elif cmd == "_parallel":
             res = worker_parallel(rest[0], int(rest[1]), int(rest[2]))
+        elif cmd == "_sampler":
+            res = worker_sampler(rest[0], rest[1], int(rest[2]))
         elif cmd == "_parallel_child":
             res = worker_parallel_child(rest[0], int(rest[1]), rest[2])
         elif cmd == "_build_big":
