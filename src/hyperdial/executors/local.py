@@ -160,7 +160,8 @@ def _executor_width(executor: Any) -> int:
         n = getattr(executor, attr, None)
         if isinstance(n, int) and n > 0:
             return n
-    nthreads = getattr(executor, "nthreads", None)  # a dask.distributed Client
+    client = getattr(executor, "_client", executor)  # a dask.distributed Client or its executor
+    nthreads = getattr(client, "nthreads", None)
     if callable(nthreads):
         return max(1, sum(nthreads().values()))
     return os.cpu_count() or 1
@@ -204,11 +205,12 @@ def run_parallel(
     deadline = None if timeout is None else time.time() + timeout
     spec = WorkerSpec(storage_spec, study.name, study.seed, payload, cap, deadline, token)
     own_pool = executor is None
-    pool = _default_executor(n_workers) if own_pool else executor
+    pool = _default_executor(n_workers) if own_pool else _as_futures_executor(executor)
     finished_seen: set[int] = {t.number for t in h.trials if t.state.is_finished}
     finished_before = len(finished_seen)
     reason = None
-    futures: list[Future] = [pool.submit(worker_main, spec) for _ in range(n_workers)]
+    # Distinct arguments per worker: executors that cache by argument hash (Dask) must run each.
+    futures: list[Future] = [pool.submit(worker_main, spec, i) for i in range(n_workers)]
     try:
         while True:
             done, pending = wait(futures, timeout=0.1, return_when=FIRST_EXCEPTION)
@@ -241,6 +243,13 @@ def run_parallel(
         raise
     study.sync()
     return reason
+
+
+def _as_futures_executor(executor: Any) -> Any:
+    """A dask.distributed Client returns its own futures; its get_executor() gives concurrent.futures ones."""
+    if callable(getattr(executor, "get_executor", None)) and type(executor).__module__.startswith("distributed"):
+        return executor.get_executor(pure=False)
+    return executor
 
 
 def _is_local_pool(executor: Any) -> bool:

@@ -38,7 +38,7 @@ def _open_storage(spec: Any) -> Any:
     return get_storage(spec)
 
 
-def worker_main(spec: WorkerSpec) -> int:
+def worker_main(spec: WorkerSpec, index: int = 0) -> int:
     """Run trials until the cap, the deadline, a stopping rule or the driver's stop signal; return how many ran."""
     from hyperdial.optimize import run_trial
     from hyperdial.samplers import SearchSpaceExhausted
