@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hyperdial._imports import from_registry
 from hyperdial.samplers.auto import AutoSampler
 from hyperdial.samplers.base import ClaimTracker, Proposal, Sampler, SearchSpaceExhausted
 from hyperdial.samplers.cma import CmaEsSampler
@@ -45,21 +46,5 @@ SAMPLERS: dict[str, Any] = {
 
 
 def get_sampler(sampler: str | Sampler | None, **options: Any) -> Sampler:
-    """A sampler from a name (``"auto"``, ``"random"``, ``"grid"``, ``"sobol"``...), or the object itself."""
-    if sampler is None:
-        sampler = "auto"
-    if isinstance(sampler, Sampler):
-        if options:
-            raise ValueError("sampler options can only be given with a sampler name")
-        return sampler
-    if isinstance(sampler, type) and issubclass(sampler, Sampler):
-        return sampler(**options)
-    if not isinstance(sampler, str):
-        raise TypeError(f"sampler must be a name or a Sampler, got {type(sampler).__name__}")
-    factory = SAMPLERS.get(sampler.lower())
-    if factory is None:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)} or pass a Sampler object")
-    try:
-        return factory(**options)
-    except TypeError as exc:
-        raise TypeError(f"sampler {sampler!r}: bad options {options}: {exc}") from None
+    """A sampler from a name (``"auto"``, ``"tpe"``, ``"gp"``, ``"random"``, ``"grid"``...), or the object itself."""
+    return from_registry("sampler", Sampler, SAMPLERS, "auto" if sampler is None else sampler, options)
