@@ -207,6 +207,7 @@ class TPESampler(Sampler):
         constant_liar: Count trials still running as bad observations, so parallel workers
             spread out instead of proposing the same point.
         consider_pruned: Use pruned trials (ranked after complete ones, later-pruned first).
+        max_bad: Keep at most this many bad observations (the newest: older ones weigh ~1/n).
 
     Example:
         >>> import hyperdial
@@ -229,6 +230,7 @@ class TPESampler(Sampler):
         prior_weight: float = 1.0,
         constant_liar: bool = True,
         consider_pruned: bool = True,
+        max_bad: int = 1000,
     ) -> None:
         for label, v, lo in (("n_startup_trials", n_startup_trials, 0), ("n_ei_candidates", n_ei_candidates, 1)):
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
@@ -244,6 +246,9 @@ class TPESampler(Sampler):
         self.prior_weight = float(prior_weight)
         self.constant_liar = constant_liar
         self.consider_pruned = consider_pruned
+        if isinstance(max_bad, bool) or not isinstance(max_bad, int) or max_bad < 25:
+            raise ValueError(f"TPESampler: max_bad must be an integer >= 25, got {max_bad!r}")
+        self.max_bad = max_bad
         self._startup = QMCSampler("sobol")
         self._ranking_cache: tuple[int, Any] | None = None
         self._space_info: tuple[SearchSpace, Any, list[list[int]]] | None = None
@@ -293,6 +298,11 @@ class TPESampler(Sampler):
         else:
             w_bad = np.empty(len(bad))
             w_bad[np.argsort(bad_numbers, kind="stable")] = _ramp_weights(len(bad))
+            if len(bad) > self.max_bad:
+                # The ramp gives the oldest observations weights near 1/n: keeping the newest
+                # max_bad changes the estimator little and bounds the cost of long studies.
+                keep = np.argsort(-w_bad, kind="stable")[: self.max_bad]
+                bad, w_bad = bad[keep], w_bad[keep]
         l_est = _Parzen(good, np.ones(len(good)), cells, is_cat, self.prior_weight)
         g_est = _Parzen(bad, w_bad, cells, is_cat, self.prior_weight)
         cand = l_est.sample(self.n_ei_candidates, rng)
