@@ -356,10 +356,19 @@ class History:
         h.version = doc["version"]
         return h
 
-    def subset(self, numbers: Sequence[int]) -> History:
-        """A view of only these trials, renumbered from 0 (what a sampler sees of one Hyperband bracket)."""
+    def subset(
+        self, numbers: Sequence[int], *, as_running: Iterable[int] = (), strip_running_params: bool = False
+    ) -> History:
+        """A view of only these trials, renumbered from 0.
+
+        What a sampler sees of one Hyperband bracket, or, in deterministic parallel runs,
+        the trials a proposal may depend on: ``as_running`` (original numbers) are shown as
+        RUNNING without values or reports whatever their real state, and with
+        ``strip_running_params`` without parameters either.
+        """
         h = History(self.directions)
         idx = np.asarray(numbers, dtype=np.int64)
+        pending = set(as_running)
         n = len(idx)
         h._grow_rows(max(n, 1))
         h.columns = dict(self.columns)
@@ -370,7 +379,25 @@ class History:
         h.S[:n] = self.S[idx]
         h.user_attrs, h.system_attrs = self.user_attrs, self.system_attrs
         for i, number in enumerate(idx.tolist()):
-            t = self.trials[number]._replace(number=i)
+            t = self.trials[number]
+            if number in pending:
+                changes: dict[str, Any] = {
+                    "number": i,
+                    "state": TrialState.RUNNING,
+                    "values": None,
+                    "_inter": None,
+                    "finished": None,
+                    "fail_reason": None,
+                    "message": None,
+                }
+                if strip_running_params:
+                    changes.update(_params={}, _dists={})
+                    h.X[i] = np.nan
+                t = t._replace(**changes)
+                h.Y[i] = np.nan
+                h.S[i] = TrialState.RUNNING
+            else:
+                t = t._replace(number=i)
             h.trials.append(t)
             if t.state == TrialState.COMPLETE:
                 h._on_complete(t)

@@ -82,6 +82,7 @@ def run_optimize(
     stoppers: Sequence[Stopper],
     executor: Any = None,
     parallel: str = "process",
+    deterministic: bool = False,
 ) -> None:
     if not callable(objective):
         raise TypeError(f"objective must be callable (a function taking a trial), got {objective!r}")
@@ -106,6 +107,8 @@ def run_optimize(
     for cb in callbacks:
         if not callable(cb):
             raise TypeError(f"callbacks must be callables taking (study, trial), got {cb!r}")
+    if deterministic and not study.system_attrs.get("seed_given", True):
+        raise ValueError("deterministic=True needs a seeded study: create it with create_study(seed=...)")
     if parallel not in ("process", "thread"):
         raise ValueError(f"parallel must be 'process' or 'thread', got {parallel!r}")
     if n_jobs == -1:
@@ -176,6 +179,7 @@ def run_optimize(
             why = run_parallel(
                 study,
                 objective,
+                deterministic=width if deterministic else 0,
                 n_workers=width,
                 executor=executor,
                 n_trials=n_trials,
@@ -189,8 +193,10 @@ def run_optimize(
             if why:
                 stop_reason.append(why)
         elif n_jobs == 1:
+            study._deterministic = 1 if deterministic else 0
             worker()
         else:
+            study._deterministic = n_jobs if deterministic else 0
             with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="hyperdial") as pool:
                 futures = [pool.submit(worker) for _ in range(n_jobs)]
                 done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -199,6 +205,7 @@ def run_optimize(
                         stop_reason.append("a worker raised")
                         raise f.exception()  # type: ignore[misc]
     finally:
+        study._deterministic = 0
         progress.close()
         study.snapshot()
     if stop_reason:

@@ -161,6 +161,8 @@ class Study:
         self._snapshot_checked = False
         self._inferred: tuple[tuple, SearchSpace] | None = None
         self._running: set[int] = set()  # trials this object started and has not finished
+        self._deterministic = 0  # k of a deterministic parallel run, else 0
+        self._views: dict[int, History] = {}  # the history each deterministic trial was proposed from
         self._beat_thread: threading.Thread | None = None
         self._last_reap = 0.0
         self._worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -173,6 +175,7 @@ class Study:
         del state["_lock"]
         state["_beat_thread"] = None
         state["_running"] = set()
+        state["_views"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -358,6 +361,8 @@ class Study:
         if fixed and space is not None:
             fixed = space.validate(fixed, partial=True, where="ask(fixed=...)")
         require_cap = () if max_trials is None else (MaxTrials(int(max_trials)),)
+        if self._deterministic:
+            return self._ask_deterministic(fixed, space, require_cap)
         with self._lock:
             h = self.sync()
             if self._reap(h):
@@ -377,6 +382,73 @@ class Study:
                     return trial
                 h = self.sync()
         raise RuntimeError(f"could not claim a new trial after {_CLAIM_RETRIES} attempts; is the sampler stuck?")
+
+    # -- deterministic parallel runs -------------------------------------------------------------------
+    def _wait_until(self, ready: Callable[[History], bool]) -> History:
+        """Sync until ``ready(history)``; lost workers are reaped meanwhile so a dead trial cannot block."""
+        delay = 0.002
+        while True:
+            with self._lock:
+                h = self.sync()
+                if ready(h):
+                    return h
+                self._reap(h)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.05)
+
+    def _ask_deterministic(self, fixed: Mapping[str, Any] | None, space: SearchSpace | None, require: tuple) -> Trial:
+        """Trial n is proposed from trials 0..n-k (waited for) with n-k+1..n-1 as its pending set.
+
+        The number is taken first, so the proposal depends on it and on finished trials only,
+        never on which worker was faster (Optuna issue #3056).
+        """
+        k = self._deterministic
+        data: dict[str, Any] = {"state": int(TrialState.RUNNING), "system": {"deterministic": k}}
+        try:
+            (n,) = self._storage.append(self._info.id, [Event(EventKind.CREATE, None, data)], require)
+        except PreconditionFailed as exc:
+            raise MaxTrialsReached(f"study {self.name!r} reached its max_trials ({exc})") from None
+        self._now_running(n)
+        first_pending = max(0, n - k + 1)
+
+        def ready(h: History) -> bool:
+            S = h.S
+            if first_pending and not np.all(S[:first_pending] >= int(TrialState.COMPLETE)):
+                return False
+            for i in range(first_pending, n):  # the pending set must have made its proposal
+                t = h.trials[i]
+                if not (t.state.is_finished or (t._system and t._system.get("proposed"))):
+                    return False
+            return True
+
+        h = self._wait_until(ready)
+        view = h.subset(range(n), as_running=range(first_pending, n), strip_running_params=space is None)
+        assigned = self.pruner.assign(view, n) or {}
+        system: dict[str, Any] = {**assigned, "proposed": True}
+        params: dict[str, Any] = {}
+        dists: dict[str, Distribution] = {}
+        given = dict(fixed) if fixed and space is None else {}
+        proposal_values: dict[str, Any] = {}
+        claim = None
+        if space is not None:
+            prop = self._propose(view, n, space, assigned)
+            params = self._apply_fixed(space, prop.params, fixed) if fixed else prop.params
+            dists = {name: space.dists[name] for name in params if name in space.dists}
+            system.update(prop.attrs)
+            claim = prop.claim
+        elif self.sampler.joint and view.intersection_space:
+            prop = self._propose(view, n, SearchSpace(view.intersection_space), assigned)
+            proposal_values = prop.params
+            system.update(prop.attrs)
+            claim = prop.claim
+        events = [Event(EventKind.ATTRS, n, {"system": system})]
+        if params:
+            events.insert(0, Event(EventKind.PARAMS, n, {"params": params, "dists": dists}))
+        require_claim = [Claim(f"det|{claim}")] if claim else []
+        self._storage.append(self._info.id, events, [StateIn(n, _RUNNING), *require_claim])
+        trial = Trial(self, n, dict(params), dict(dists), given, proposal_values, time.time())
+        self._views[n] = view
+        return trial
 
     def _propose(self, h: History, number: int, space: SearchSpace, attrs: dict[str, Any]) -> Proposal:
         view = self.pruner.sampler_view(h, attrs)
@@ -485,7 +557,7 @@ class Study:
     def _sample_one(self, trial: Trial, name: str, dist: Distribution) -> Any:
         with self._lock:
             trial._draws += 1
-            h = self._history
+            h = self._views.get(trial.number, self._history)
             if type(self.pruner) is not NopPruner:
                 attrs = h.trials[trial.number]._system if trial.number < len(h.trials) else None
                 h = self.pruner.sampler_view(h, dict(attrs or {}))
@@ -613,6 +685,13 @@ class Study:
     def _should_prune(self, trial: Trial) -> bool:
         if type(self.pruner) is NopPruner:
             return False
+        if self._deterministic:
+            # The same cut-off as proposals: trials 0..n-k, finished, and this trial.
+            n, k = trial.number, self._deterministic
+            cut = max(0, n - k + 1)
+            h = self._wait_until(lambda h: not cut or bool(np.all(h.S[:cut] >= int(TrialState.COMPLETE))))
+            view = h.subset([*range(cut), n])
+            return self.pruner.decide(view, view.trials[-1]) == Decision.PRUNE
         with self._lock:
             h = self.sync()
             decision = self.pruner.decide(h, h.trials[trial.number])
@@ -714,6 +793,7 @@ class Study:
                 f"trial {number} is already {current.state.name}; a finished trial cannot be told again"
             ) from None
         self._running.discard(number)
+        self._views.pop(number, None)
         with self._lock:
             h = self.sync()
             frozen = h.trials[number]
@@ -770,6 +850,7 @@ class Study:
         stoppers: Sequence[Any] = (),
         executor: Any = None,
         parallel: str = "process",
+        deterministic: bool = False,
     ) -> None:
         """Run ``objective`` on new trials until a stopping rule fires.
 
@@ -790,6 +871,11 @@ class Study:
                 ``Client``, a ``ProcessPoolExecutor``, :class:`~hyperdial.executors.RayExecutor`...);
                 ``n_jobs`` workers are submitted (its width when ``n_jobs`` is 1).
             parallel: ``"process"`` or ``"thread"`` for ``n_jobs > 1`` without an executor.
+            deterministic: With k workers, trial n is proposed from trials 0..n-k only (waiting
+                for them) with n-k+1..n-1 as its pending set, and pruning uses the same cut-off,
+                so a seeded run proposes the same trials whatever the timing. What still breaks
+                it: a wall-clock ``timeout`` (how many trials run depends on speed), objectives
+                that are themselves random, and trials lost to dead workers.
 
         With workers in other processes, callbacks and the progress bar run here in the driver
         as trials finish, and ``study.stop()`` from a callback stops every worker.
@@ -814,6 +900,7 @@ class Study:
             stoppers=stoppers,
             executor=executor,
             parallel=parallel,
+            deterministic=deterministic,
         )
 
     def stop(self) -> None:

@@ -112,3 +112,63 @@ def test_memory_studies_are_not_sent_to_remote_executors():
         study.optimize(lambda t: 0.0, n_trials=2, executor=RemoteLike(), show_progress=False)
     with pytest.raises(TypeError, match="submit"):
         study.optimize(lambda t: 0.0, n_trials=2, executor=object(), show_progress=False)
+
+
+def _jittery(t):
+    import random
+    import time as _t
+
+    x = t.suggest_float("x", -3, 3)
+    y = t.suggest_float("y", -3, 3)
+    _t.sleep(random.random() * 0.02)  # finishing order changes from run to run
+    return (x - 1) ** 2 + (y + 1) ** 2
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp"])
+def test_deterministic_parallel_runs_repeat_exactly(sampler, sqlite_url):
+    runs = []
+    for i in range(2):
+        study = hyperdial.create_study(f"det{i}", sqlite_url, seed=7, sampler=sampler)
+        study.optimize(_jittery, n_trials=16, n_jobs=2, deterministic=True, show_progress=False)
+        runs.append([(t.number, t.params["x"], t.params["y"]) for t in study.trials])
+        assert all(t.system_attrs["deterministic"] == 2 for t in study.trials)
+    assert runs[0] == runs[1]
+
+
+def test_deterministic_in_memory_with_threads_and_define_by_run():
+    runs = []
+    for _ in range(2):
+        study = hyperdial.create_study(seed=3, sampler="tpe")
+        study.optimize(_jittery, n_trials=14, n_jobs=3, parallel="thread", deterministic=True, show_progress=False)
+        runs.append([dict(t.params) for t in study.trials])
+    assert runs[0] == runs[1]
+
+
+def test_deterministic_needs_a_seed():
+    with pytest.raises(ValueError, match="seeded study"):
+        hyperdial.create_study().optimize(_jittery, n_trials=2, n_jobs=2, deterministic=True, show_progress=False)
+
+
+def _jittery_pruned(t):
+    import random
+    import time as _t
+
+    x = t.suggest_float("x", -3, 3)
+    for step in range(3):
+        _t.sleep(random.random() * 0.01)
+        t.report((x - 1) ** 2 + 1 / (step + 1), step)
+        if t.should_prune():
+            raise hyperdial.TrialPruned
+    return (x - 1) ** 2
+
+
+def test_deterministic_pruning_repeats(sqlite_url):
+    runs = []
+    for i in range(2):
+        study = hyperdial.create_study(
+            f"detp{i}", sqlite_url, seed=1, sampler="tpe", pruner=hyperdial.MedianPruner(n_startup_trials=3)
+        )
+        study.optimize(_jittery_pruned, n_trials=14, n_jobs=2, deterministic=True, show_progress=False)
+        runs.append([(t.params["x"], t.state, t.last_step) for t in study.trials])
+    assert runs[0] == runs[1]
+    assert any(state == TrialState.PRUNED for _, state, _ in runs[0])

@@ -180,6 +180,7 @@ def run_parallel(
     stoppers: Sequence[Stopper],
     callbacks: Sequence[Callable[[Study, FrozenTrial], None]],
     progress: ProgressBar,
+    deterministic: int = 0,
 ) -> str | None:
     """Run workers until the budget is spent; callbacks and the progress bar run here in the driver.
 
@@ -200,7 +201,13 @@ def run_parallel(
     caps = [c for c in (max_trials, None if n_trials is None else len(h.trials) + n_trials) if c is not None]
     cap = min(caps) if caps else None
     token = uuid.uuid4().hex
-    config = {"objective": objective, "sampler": study.sampler, "pruner": study.pruner, "catch": catch}
+    config = {
+        "objective": objective,
+        "sampler": study.sampler,
+        "pruner": study.pruner,
+        "catch": catch,
+        "deterministic": deterministic,
+    }
     payload = cloudpickle.dumps({**config, "stoppers": list(stoppers)})
     deadline = None if timeout is None else time.time() + timeout
     spec = WorkerSpec(storage_spec, study.name, study.seed, payload, cap, deadline, token)

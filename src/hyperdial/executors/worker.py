@@ -48,6 +48,7 @@ def worker_main(spec: WorkerSpec, index: int = 0) -> int:
     cfg = cloudpickle.loads(spec.payload)
     storage = _open_storage(spec.storage)
     study = load_study(spec.study_name, storage, sampler=cfg["sampler"], pruner=cfg["pruner"], seed=spec.seed)
+    study._deterministic = cfg.get("deterministic", 0)
     state = LoopState(study)
     ran = 0
     try:
