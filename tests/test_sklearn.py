@@ -16,7 +16,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 import hyperdial
-from hyperdial import Float, TrialState
+from hyperdial import Float, Int, TrialState
 from hyperdial.sklearn import SearchCV
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
@@ -163,3 +163,63 @@ def test_cross_validate_reports_per_fold():
     assert sorted(t.intermediate_values) == [0, 1, 2]
     assert len(t.user_attrs["split_test_scores"]["score"]) == 4
     assert t.value == pytest.approx(np.mean(t.user_attrs["split_test_scores"]["score"]))
+
+
+def test_halving_over_samples_and_over_an_estimator_parameter():
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    search = SearchCV(
+        LogisticRegression(max_iter=3000),
+        {"C": Float(1e-4, 10, log=True)},
+        n_trials=12,
+        cv=3,
+        resource="n_samples",
+        min_resources=40,
+        factor=3,
+        random_state=0,
+    ).fit(X, y)
+    res = search.cv_results_
+    assert set(res["n_resources"]) <= {40, 120, 360, 379}
+    assert any(t.state == TrialState.PRUNED for t in search.study_.trials)
+    assert res["n_resources"][search.best_index_] == max(res["n_resources"])
+    forest = SearchCV(
+        RandomForestClassifier(random_state=0),
+        {"max_depth": Int(1, 8)},
+        n_trials=6,
+        cv=3,
+        resource="n_estimators",
+        max_resources=27,
+        factor=3,
+        random_state=0,
+    ).fit(X, y)
+    assert forest.best_estimator_.n_estimators == 100  # the refit keeps the estimator's own value
+    assert max(forest.cv_results_["n_resources"]) == 27
+    with pytest.raises(ValueError, match="neither 'n_samples' nor a parameter"):
+        SearchCV(SVC(), {"C": Float(0.1, 1)}, n_trials=2, resource="epochs").fit(X, y)
+
+
+def test_parallel_search_with_a_seed_is_reproducible():
+    space = {"C": Float(1e-2, 1e2, log=True), "gamma": Float(1e-3, 1, log=True)}
+    runs = [SearchCV(SVC(), space, n_trials=8, cv=3, n_jobs=2, random_state=4).fit(X_IRIS, Y_IRIS) for _ in range(2)]
+    assert runs[0].cv_results_["params"] == runs[1].cv_results_["params"]
+
+
+def test_holdout_guard_nested_cv_and_curve_data():
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from hyperdial.sklearn import learning_curve_data, nested_cross_validate, validation_curve_data
+
+    X_tr, X_te, y_tr, y_te = train_test_split(X_IRIS, Y_IRIS, random_state=0, stratify=Y_IRIS)
+    search = SearchCV(KNeighborsClassifier(), {"n_neighbors": Int(1, 25)}, n_trials=6, cv=3, random_state=0)
+    search.fit(X_tr, y_tr, holdout=(X_te, y_te))
+    assert 0.8 < search.holdout_score_ <= 1.0
+    with pytest.raises(ValueError, match="rows of the held-out test set are also in the data"):
+        search.fit(X_IRIS, Y_IRIS, holdout=(X_te, y_te))
+    nested = nested_cross_validate(search, X_IRIS, Y_IRIS, outer_cv=3)
+    assert len(nested["test_score"]) == 3 and len(nested["best_params"]) == 3
+    curve = validation_curve_data(search.study_, "n_neighbors")
+    assert curve["param_values"] == sorted(curve["param_values"]) and len(curve["mean"]) == len(curve["std"])
+    lc = learning_curve_data(search.best_estimator_, X_IRIS, Y_IRIS, cv=3)
+    assert len(lc["train_sizes"]) == 5 and np.all(lc["test_std"] >= 0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numbers
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,7 +35,16 @@ from hyperdial.space import Categorical, Distribution, Float, Int, ScipyDistribu
 from hyperdial.study import create_study
 from hyperdial.trial import Trial, TrialPruned
 
-__all__ = ["SearchCV", "ScipyDistribution", "cross_validate", "space_from_sklearn"]
+__all__ = [
+    "SearchCV",
+    "ScipyDistribution",
+    "check_holdout",
+    "cross_validate",
+    "learning_curve_data",
+    "nested_cross_validate",
+    "space_from_sklearn",
+    "validation_curve_data",
+]
 
 
 def _to_distribution(name: str, spec: Any) -> Any:
@@ -228,6 +238,17 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         error_score: Score given to a candidate whose fit raises; ``"raise"`` to propagate.
         return_train_score: Also score the training folds.
         verbose: Print one line per candidate when > 0.
+        resource: Successive halving over a resource, as in ``HalvingRandomSearchCV``:
+            ``"n_samples"`` (each candidate is first cross-validated on small training subsets)
+            or an estimator parameter such as ``"n_estimators"``. Candidates climb rungs
+            ``min_resources * factor**k`` up to ``max_resources`` and only the best
+            ``1/factor`` of each rung go on (asynchronous successive halving).
+        min_resources / max_resources: The resource range (defaults: all training samples of a
+            fold, or the estimator's current value of the parameter, divided by ``factor**3``).
+        factor: The halving factor.
+
+    With ``random_state`` set and ``n_jobs > 1``, candidates are proposed in deterministic
+    parallel mode, so the same search gives the same ``cv_results_``.
     """
 
     def __init__(
@@ -248,6 +269,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         error_score: Any = np.nan,
         return_train_score: bool = False,
         verbose: int = 0,
+        resource: str | None = None,
+        min_resources: int | None = None,
+        max_resources: int | None = None,
+        factor: int = 3,
     ) -> None:
         self.estimator = estimator
         self.space = space
@@ -264,6 +289,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         self.error_score = error_score
         self.return_train_score = return_train_score
         self.verbose = verbose
+        self.resource = resource
+        self.min_resources = min_resources
+        self.max_resources = max_resources
+        self.factor = factor
 
     # -- validation (all before any fit) -------------------------------------------------------------
     def _validate(self, X: Any, y: Any) -> tuple[SearchSpace, dict[str, Callable], bool, str]:
@@ -298,19 +327,34 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         return space, scorers, multi, key
 
     # -- fitting -----------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None, *, groups: Any = None, **fit_params: Any) -> SearchCV:
-        """Search the space with cross-validation, then refit the best candidate (if ``refit``)."""
+    def fit(
+        self, X: Any, y: Any = None, *, groups: Any = None, holdout: tuple[Any, Any] | None = None, **fit_params: Any
+    ) -> SearchCV:
+        """Search the space with cross-validation, then refit the best candidate (if ``refit``).
+
+        Args:
+            holdout: ``(X_test, y_test)`` kept out of tuning: ``fit`` refuses to start if any of
+                its rows is also in ``X`` (a leaked test set), and scores the refit model on it
+                afterwards (``holdout_score_``), so a win on CV that overfits the folds shows.
+        """
+        if holdout is not None:
+            check_holdout(X, holdout[0])
         space, scorers, multi, key = self._validate(X, y)
         X, y, groups = indexable(X, y, groups)
         splitter = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(splitter.split(X, y, groups))
         self.n_splits_ = len(splits)
+        pruner = get_pruner(self.pruner)
+        if self.resource and self.pruner is None:
+            from hyperdial.pruners import SuccessiveHalvingPruner
+
+            pruner = SuccessiveHalvingPruner(min_resource=1, reduction_factor=self.factor)
         study = create_study(
             self.study_name,
             self.storage,
             direction="maximize",
             sampler=self.sampler,
-            pruner=get_pruner(self.pruner),
+            pruner=pruner,
             seed=self.random_state,
             load_if_exists=self.study_name is not None,
             space=space,
@@ -319,13 +363,21 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         self.scorer_ = scorers if multi else scorers["score"]
         error_score = self.error_score
 
-        def objective(trial: Trial) -> float:
-            params = dict(trial.params)
-            est = clone(self.estimator).set_params(**params)
+        rungs = self._rungs(splits) if self.resource else [None]
+        shuffled = np.random.default_rng(self.random_state or 0)
+
+        # Training indices in a fixed random order per fold, so subsets are nested and reproducible.
+        orders = [shuffled.permutation(train) for train, _ in splits]
+
+        def evaluate(trial: Trial, est: Any, resource: float | None, report_folds: bool) -> dict[str, Any]:
             per_fold: dict[str, list[float]] = {k: [] for k in scorers}
             train_fold: dict[str, list[float]] = {k: [] for k in scorers}
             fit_times, score_times = [], []
+            if resource is not None and self.resource != "n_samples":
+                est = clone(est).set_params(**{self.resource: int(resource)})
             for i, (train, test) in enumerate(splits):
+                if resource is not None and self.resource == "n_samples":
+                    train = np.sort(orders[i][: int(resource)])
                 try:
                     res = _fold_scores(clone(est), X, y, train, test, scorers, fit_params, self.return_train_score)
                 except Exception as exc:
@@ -345,16 +397,27 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 fit_times.append(res["fit_time"])
                 score_times.append(res["score_time"])
                 running = float(np.mean(per_fold[key]))
-                if i < len(splits) - 1 and np.isfinite(running):
+                if report_folds and i < len(splits) - 1 and np.isfinite(running):
                     trial.report(running, i)
                     if trial.should_prune():
                         trial.set_user_attr("cv", {"test": per_fold, "fit_time": fit_times, "score_time": score_times})
                         raise TrialPruned
-            trial.set_user_attr(
-                "cv",
-                {"test": per_fold, "train": train_fold, "fit_time": fit_times, "score_time": score_times},
-            )
-            mean = float(np.mean(per_fold[key]))
+            cv = {"test": per_fold, "train": train_fold, "fit_time": fit_times, "score_time": score_times}
+            if resource is not None:
+                cv["resource"] = resource
+            return cv
+
+        def objective(trial: Trial) -> float:
+            params = dict(trial.params)
+            est = clone(self.estimator).set_params(**params)
+            for r in rungs:
+                cv = evaluate(trial, est, r, report_folds=r is None)
+                mean = float(np.mean(cv["test"][key]))
+                trial.set_user_attr("cv", cv)
+                if r is not None and r != rungs[-1] and np.isfinite(mean):
+                    trial.report(mean, int(r))
+                    if trial.should_prune():
+                        raise TrialPruned
             if not np.isfinite(mean):
                 return float("nan")  # stored as FAILED (invalid value); cv_results_ still lists it
             if self.verbose > 0:
@@ -365,7 +428,14 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         n_trials = self.n_trials
         if n_trials is not None:
             n_trials = max(n_trials - done_before, 0) if self.study_name is not None else n_trials
-        study.optimize(objective, n_trials=n_trials, n_jobs=self.n_jobs or 1, show_progress=False)
+        n_jobs = self.n_jobs or 1
+        study.optimize(
+            objective,
+            n_trials=n_trials,
+            n_jobs=n_jobs,
+            deterministic=self.random_state is not None and n_jobs != 1,
+            show_progress=False,
+        )
         self.study_ = study
         self.cv_results_ = self._cv_results(study, list(scorers), key)
         if self.refit is not False:
@@ -384,7 +454,37 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 self.classes_ = est.classes_
             if hasattr(est, "n_features_in_"):
                 self.n_features_in_ = est.n_features_in_
+            if holdout is not None:
+                self.holdout_score_ = self.score(*holdout)
         return self
+
+    def _rungs(self, splits: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+        """Resources of the halving rungs, the last one being the full resource."""
+        if self.factor < 2 or not isinstance(self.factor, int):
+            raise ValueError(f"factor must be an integer >= 2, got {self.factor!r}")
+        if self.resource == "n_samples":
+            top = min(len(train) for train, _ in splits)
+        else:
+            params = self.estimator.get_params()
+            if self.resource not in params:
+                raise ValueError(
+                    f"resource={self.resource!r} is neither 'n_samples' nor a parameter of "
+                    f"{type(self.estimator).__name__}"
+                )
+            top = self.max_resources or params[self.resource]
+            if not isinstance(top, numbers.Integral) or top < 1:
+                raise ValueError(f"max_resources: give the largest {self.resource} to try (got {top!r})")
+        top = min(top, self.max_resources or top)
+        low = self.min_resources or max(1, int(top // self.factor**3))
+        if low > top:
+            raise ValueError(f"min_resources={low} is larger than max_resources={top}")
+        out = []
+        r = float(low)
+        while r < top:
+            out.append(r)
+            r *= self.factor
+        out.append(float(top))
+        return out
 
     def _cv_results(self, study: Any, metrics: Sequence[str], key: str) -> dict[str, Any]:
         trials = [t for t in study.trials if t.state.is_finished and "cv" in t.user_attrs]
@@ -408,6 +508,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             out[f"mean_{k}"] = np.nanmean(arr, axis=1) if n else np.array([])
             out[f"std_{k}"] = np.nanstd(arr, axis=1) if n else np.array([])
         multi = self.multimetric_
+        resources = np.array([t.user_attrs["cv"].get("resource", np.nan) for t in trials], dtype=float)
+        if self.resource:
+            out["n_resources"] = resources.astype(np.int64) if n else resources
         sets = ["test", "train"] if self.return_train_score else ["test"]
         for which in sets:
             for m in metrics:
@@ -422,9 +525,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 out[f"mean_{which}_{label}"] = mean
                 out[f"std_{which}_{label}"] = arr.std(axis=1)
                 if which == "test":
-                    # Rank like scikit-learn: 1 = best; pruned (incomplete) candidates rank last.
+                    # Rank like scikit-learn: 1 = best; pruned (incomplete) candidates rank last, and
+                    # with a halving resource, candidates that reached more resource rank first.
                     score = np.where(np.isnan(mean), -np.inf, mean)
-                    order = np.argsort(-score, kind="stable")
+                    order = np.lexsort((-score, -resources)) if self.resource else np.argsort(-score, kind="stable")
                     ranks = np.empty(n, dtype=np.int32)
                     ranks[order] = np.arange(1, n + 1)
                     out[f"rank_test_{label}"] = ranks
@@ -483,3 +587,132 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         tags.regressor_tags = sub.regressor_tags
         tags.input_tags.pairwise = sub.input_tags.pairwise
         return tags
+
+
+def _row_hashes(X: Any) -> set[int]:
+    arr = np.asarray(X)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    arr = np.ascontiguousarray(arr)
+    return {hash(row.tobytes()) for row in arr}
+
+
+def check_holdout(X_tune: Any, X_test: Any, *, max_shared: float = 0.1) -> None:
+    """Refuse tuning data that contains the held-out test set.
+
+    Raises ``ValueError`` when more than ``max_shared`` of the test rows also appear in the tuning
+    data (a leaked or unsplit test set); warns when a few do, since real data sets can hold
+    duplicate rows (iris does).
+
+    Example:
+        >>> import numpy as np
+        >>> check_holdout(np.eye(3), np.ones((2, 3)))  # no overlap: nothing happens
+    """
+    test = _row_hashes(X_test)
+    shared = len(_row_hashes(X_tune) & test)
+    if not shared:
+        return
+    if shared > max_shared * len(test):
+        raise ValueError(
+            f"{shared} of {len(test)} rows of the held-out test set are also in the data given for tuning; "
+            "split the test set off first (sklearn.model_selection.train_test_split) and tune on the rest"
+        )
+    warnings.warn(f"{shared} held-out rows also appear in the tuning data (duplicate rows?)", stacklevel=3)
+
+
+def nested_cross_validate(
+    search: SearchCV, X: Any, y: Any = None, *, outer_cv: Any = 5, scoring: Any = None
+) -> dict[str, Any]:
+    """An unbiased estimate of a whole tuning procedure: tune inside each outer fold, score outside.
+
+    Returns:
+        ``{"test_score": array, "best_params": list, "mean", "std"}`` over the outer folds.
+
+    Example:
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.neighbors import KNeighborsClassifier
+        >>> from hyperdial import Int
+        >>> X, y = load_iris(return_X_y=True)
+        >>> s = SearchCV(KNeighborsClassifier(), {"n_neighbors": Int(1, 20)}, n_trials=4, cv=3, random_state=0)
+        >>> 0.8 < nested_cross_validate(s, X, y, outer_cv=3)["mean"] <= 1.0
+        True
+    """
+    from sklearn.model_selection import check_cv as _check_cv
+    from sklearn.utils._indexing import _safe_indexing
+
+    X, y = indexable(X, y)
+    outer = _check_cv(outer_cv, y, classifier=is_classifier(search.estimator))
+    scores, params = [], []
+    for train, test in outer.split(X, y):
+        inner = clone(search)
+        if inner.study_name is not None:
+            inner.set_params(study_name=None)  # one fresh study per outer fold
+        X_tr, X_te = _safe_indexing(X, train), _safe_indexing(X, test)
+        y_tr = None if y is None else _safe_indexing(y, train)
+        y_te = None if y is None else _safe_indexing(y, test)
+        inner.fit(X_tr, y_tr)
+        scorer = check_scoring(inner.best_estimator_, scoring=scoring) if scoring is not None else inner.score
+        score = scorer(inner.best_estimator_, X_te, y_te) if scoring is not None else scorer(X_te, y_te)
+        scores.append(float(score))
+        params.append(inner.best_params_)
+    arr = np.array(scores)
+    return {"test_score": arr, "best_params": params, "mean": float(arr.mean()), "std": float(arr.std())}
+
+
+def validation_curve_data(study: Any, param: str, metric: str = "score") -> dict[str, Any]:
+    """Cross-validation score against one hyperparameter, with its spread, from a finished search.
+
+    Works on the study of :class:`SearchCV` (``search.study_``) or any study whose trials used
+    :func:`cross_validate`. Returns sorted ``param_values``, ``mean``, ``std`` and per-trial
+    ``numbers`` for plotting.
+    """
+    rows = []
+    for t in study.trials:
+        if param not in t.params:
+            continue
+        cv = t.user_attrs.get("cv", {}).get("test") or t.user_attrs.get("split_test_scores")
+        if not cv or metric not in cv:
+            continue
+        folds = np.asarray(cv[metric], dtype=float)
+        rows.append((t.params[param], float(folds.mean()), float(folds.std()), t.number))
+    if not rows:
+        raise ValueError(f"no trial of study {study.name!r} has cross-validation scores for parameter {param!r}")
+    try:
+        rows.sort(key=lambda r: r[0])
+    except TypeError:
+        rows.sort(key=lambda r: repr(r[0]))
+    return {
+        "param": param,
+        "param_values": [r[0] for r in rows],
+        "mean": np.array([r[1] for r in rows]),
+        "std": np.array([r[2] for r in rows]),
+        "numbers": [r[3] for r in rows],
+    }
+
+
+def learning_curve_data(
+    estimator: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    train_sizes: Any = (0.1, 0.325, 0.55, 0.775, 1.0),
+    cv: Any = 5,
+    scoring: Any = None,
+    random_state: int | None = 0,
+) -> dict[str, Any]:
+    """Score against training-set size (train and CV), with spread, for the best estimator of a search.
+
+    Returns ``train_sizes``, ``train_mean``, ``train_std``, ``test_mean``, ``test_std``.
+    """
+    from sklearn.model_selection import learning_curve
+
+    sizes, train, test = learning_curve(
+        estimator, X, y, train_sizes=train_sizes, cv=cv, scoring=scoring, shuffle=True, random_state=random_state
+    )
+    return {
+        "train_sizes": sizes,
+        "train_mean": train.mean(axis=1),
+        "train_std": train.std(axis=1),
+        "test_mean": test.mean(axis=1),
+        "test_std": test.std(axis=1),
+    }
