@@ -174,3 +174,33 @@ def test_the_console_script_end_to_end(tmp_path):
     assert "n_neighbors=" in proc.stdout
     version = subprocess.run([sys.executable, "-m", "hyperdial.cli", "--version"], capture_output=True, text=True)
     assert version.stdout.startswith("hyperdial ")
+
+
+def test_worker_joins_a_study_started_by_tune(tmp_path):
+    cfg_path = write(tmp_path / "knn.yaml", knn_config(tmp_path, budget={"n_trials": 3}))
+    storage = f"sqlite:///{tmp_path / 'h.db'}"
+    assert main(["tune", str(cfg_path), "--no-progress", "--quiet"]) == 0
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hyperdial.cli",
+            "worker",
+            "--storage",
+            storage,
+            "--study",
+            "knn",
+            "--config",
+            str(cfg_path),
+            "--n-trials",
+            "2",
+            "--quiet",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [t.number for t in hyperdial.load_study("knn", storage).trials] == list(range(5))
+    assert main(["worker", "--storage", storage, "--study", "nope", "--config", str(cfg_path)]) == 2
