@@ -3,7 +3,8 @@
 ``optimize(n_jobs=k)`` runs k worker processes (loky, so objectives defined in
 ``__main__``, closures and lambdas work); ``optimize(executor=...)`` accepts any
 ``concurrent.futures``-style executor: a ``ProcessPoolExecutor``, a Dask
-``distributed.Client`` (or its ``get_executor()``), or :class:`RayExecutor`. Workers read
+``distributed.Client`` (or its ``get_executor()``), or :class:`~hyperdial.executors.ray.RayExecutor`.
+Workers read
 and write the study through its storage, so reports, pruning decisions and pending
 trials are shared whatever runs them.
 """
