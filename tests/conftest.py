@@ -76,6 +76,7 @@ SAMPLER_FACTORIES: dict[str, Callable[[], hyperdial.Sampler]] = {
     "lhs": lambda: hyperdial.QMCSampler("lhs", batch=16),
     "auto": hyperdial.AutoSampler,
     "cmaes": lambda: hyperdial.CmaEsSampler(popsize=6),
+    "coarse_to_fine": lambda: hyperdial.CoarseToFineSampler(round_size=6),
     "gp": lambda: hyperdial.GPSampler(n_startup_trials=5, n_candidates=128),
     "tpe": lambda: hyperdial.TPESampler(n_startup_trials=5),
     "tpe-univariate": lambda: hyperdial.TPESampler(n_startup_trials=5, multivariate=False),

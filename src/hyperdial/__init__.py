@@ -17,6 +17,7 @@ from hyperdial.pruners import Decision, MedianPruner, NopPruner, PercentilePrune
 from hyperdial.samplers import (
     AutoSampler,
     CmaEsSampler,
+    CoarseToFineSampler,
     GPSampler,
     GridSampler,
     QMCSampler,
@@ -58,6 +59,7 @@ __all__ = [
     "AutoSampler",
     "Categorical",
     "CmaEsSampler",
+    "CoarseToFineSampler",
     "Decision",
     "Direction",
     "Distribution",

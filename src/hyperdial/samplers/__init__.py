@@ -8,6 +8,7 @@ from hyperdial._imports import from_registry
 from hyperdial.samplers.auto import AutoSampler
 from hyperdial.samplers.base import ClaimTracker, Proposal, Sampler, SearchSpaceExhausted
 from hyperdial.samplers.cma import CmaEsSampler
+from hyperdial.samplers.coarse_to_fine import CoarseToFineSampler
 from hyperdial.samplers.gp import GPSampler
 from hyperdial.samplers.grid import GridSampler
 from hyperdial.samplers.qmc import QMCSampler
@@ -18,6 +19,7 @@ __all__ = [
     "AutoSampler",
     "ClaimTracker",
     "CmaEsSampler",
+    "CoarseToFineSampler",
     "GPSampler",
     "GridSampler",
     "Proposal",
@@ -37,6 +39,7 @@ SAMPLERS: dict[str, Any] = {
     "tpe": TPESampler,
     "cmaes": CmaEsSampler,
     "gp": GPSampler,
+    "coarse_to_fine": CoarseToFineSampler,
     "grid": GridSampler,
     "sobol": lambda **kw: QMCSampler("sobol", **kw),
     "halton": lambda **kw: QMCSampler("halton", **kw),
