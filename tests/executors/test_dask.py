@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.executors.conftest import run_pruned_study
 
 import hyperdial
-from hyperdial import TrialState
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed: pip install -e '.[dask]'")
 
@@ -23,19 +23,7 @@ def test_dask_client_runs_trials_with_pruning(client, storage_url_for_processes)
         "dask", storage_url_for_processes, seed=0, sampler="tpe", pruner=hyperdial.MedianPruner(n_startup_trials=3)
     )
 
-    def objective(t):
-        x = t.suggest_float("x", -3, 3)
-        for step in range(3):
-            t.report((x - 1) ** 2 + 1 / (step + 1), step)
-            if t.should_prune():
-                raise hyperdial.TrialPruned
-        return (x - 1) ** 2
-
-    study.optimize(objective, n_trials=16, executor=client, show_progress=False)
-    trials = study.trials
-    assert sorted(t.number for t in trials) == list(range(16))
-    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    assert all(t.intermediate_values for t in trials)
+    run_pruned_study(study, 16, executor=client)
 
 
 def test_get_executor_and_a_clear_error_for_memory_studies(client, sqlite_url):
