@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 import hyperdial
-from hyperdial.storages import InMemoryStorage, SQLiteStorage, Storage
+from hyperdial.storages import InMemoryStorage, JournalFileStorage, SQLiteStorage, Storage
 
 
 def _memory(tmp_path) -> Storage:
@@ -20,6 +20,10 @@ def _memory(tmp_path) -> Storage:
 
 def _sqlite(tmp_path) -> Storage:
     return SQLiteStorage(f"sqlite:///{tmp_path / 'study.db'}")
+
+
+def _journal(tmp_path) -> Storage:
+    return JournalFileStorage(f"journal:///{tmp_path / 'study.log'}")
 
 
 def _fresh_sql(url: str) -> Storage:
@@ -54,7 +58,13 @@ def _mysql(tmp_path) -> Storage:
     return _fresh_sql(MYSQL_URL)
 
 
-STORAGE_FACTORIES: dict[str, Callable] = {"memory": _memory, "sqlite": _sqlite, "postgres": _postgres, "mysql": _mysql}
+STORAGE_FACTORIES: dict[str, Callable] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+    "journal": _journal,
+    "postgres": _postgres,
+    "mysql": _mysql,
+}
 
 
 @pytest.fixture(params=sorted(STORAGE_FACTORIES))
@@ -92,10 +102,12 @@ def pytest_configure(config) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "journal", "postgres"])
 def storage_url_for_processes(request, tmp_path) -> str:
     """A storage URL that separate processes can open."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'shared.db'}"
+    if request.param == "journal":
+        return f"journal:///{tmp_path / 'shared.log'}"
     _postgres(tmp_path).close()
     return POSTGRES_URL

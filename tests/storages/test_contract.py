@@ -139,7 +139,7 @@ ops = st.lists(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+@pytest.fixture(params=["sqlite", "journal", "postgres", "mysql"])
 def durable(request, tmp_path):
     s = STORAGE_FACTORIES[request.param](tmp_path)
     yield s

@@ -4,6 +4,8 @@
 * ``"sqlite:///study.db"`` (or a path ending in ``.db``): :class:`SQLiteStorage`.
 * ``"postgresql://user@host/db"``, ``"mysql://user:pw@host/db"``: :class:`SQLStorage` (extras
   ``postgres`` / ``mysql``), for studies shared by many machines.
+* ``"journal:///study.log"``: :class:`JournalFileStorage`, a file of JSON lines locked with
+  ``fcntl``, for machines that share a file system (NFS) but no database server.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hyperdial.storages.base import (
     StudyInfo,
     StudySummary,
 )
+from hyperdial.storages.journal import JournalFileStorage
 from hyperdial.storages.memory import InMemoryStorage
 from hyperdial.storages.sqlite import SQLiteStorage
 
@@ -30,6 +33,7 @@ __all__ = [
     "Event",
     "EventKind",
     "InMemoryStorage",
+    "JournalFileStorage",
     "MaxTrials",
     "Precondition",
     "PreconditionFailed",
@@ -59,6 +63,8 @@ def get_storage(storage: str | Storage | None) -> Storage:
         return InMemoryStorage()
     if url.startswith("sqlite:"):
         return SQLiteStorage(url)
+    if url.startswith("journal:"):
+        return JournalFileStorage(url)
     scheme = url.split("://", 1)[0].split("+")[0] if "://" in url else ""
     if scheme in ("postgresql", "postgres", "mysql", "mariadb"):
         from hyperdial.storages.sql import SQLStorage
@@ -69,5 +75,6 @@ def get_storage(storage: str | Storage | None) -> Storage:
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise ValueError(
         f"storage {storage!r}: unknown scheme {scheme!r}; use 'memory', 'sqlite:///path/to/study.db', "
-        "a path ending in .db, 'postgresql://user@host/db' or 'mysql://user:password@host/db'"
+        "a path ending in .db, 'journal:///path/to/study.log', 'postgresql://user@host/db' or "
+        "'mysql://user:password@host/db'"
     )
