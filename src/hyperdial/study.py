@@ -798,6 +798,10 @@ class Study:
             h = self.sync()
             frozen = h.trials[number]
             self.sampler.after_trial(h, frozen)
+        if (frozen._system or {}).get("checkpoint"):
+            from hyperdial.checkpoint import on_finished
+
+            on_finished(self, frozen)
         return frozen
 
     # -- enqueue -----------------------------------------------------------------------------------------

@@ -268,6 +268,7 @@ class Trial:
         "_pending",
         "_draws",
         "_started",
+        "_ckpt",
     )
 
     def __init__(
@@ -290,6 +291,7 @@ class Trial:
         self._pending: list[tuple[str, dict[str, Any]]] = []  # attribute events not yet written
         self._draws = 0
         self._started = started
+        self._ckpt: dict[str, Any] | None = None  # {"keep", "steps"} of the checkpoints saved
 
     # -- suggestions ------------------------------------------------------------------------
     def suggest_float(
@@ -373,6 +375,61 @@ class Trial:
     def should_prune(self) -> bool:
         """Whether the study's pruner says this trial should stop now."""
         return self.study._should_prune(self)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def save_checkpoint(self, obj: Any, *, step: int | None = None, keep: str = "running") -> None:
+        """Store a checkpoint of this trial in the study's storage (works from any worker).
+
+        Args:
+            obj: ``bytes``, a file path (``pathlib.Path``), a torch module / optimizer (its
+                ``state_dict``), or any picklable object (a scikit-learn estimator).
+            step: Keep one checkpoint per step (schedulers copy a member's state at a step);
+                ``None`` replaces the trial's single unnamed checkpoint.
+            keep: ``"running"`` (deleted when the trial finishes unless a scheduler holds it),
+                ``"complete"`` (kept if the trial completes) or ``"all"``.
+
+        Example:
+            >>> import hyperdial
+            >>> study = hyperdial.create_study(seed=0)
+            >>> trial = study.ask()
+            >>> trial.save_checkpoint(b"weights")
+            >>> trial.load_checkpoint()
+            b'weights'
+        """
+        from hyperdial import checkpoint as ck
+
+        ck.check_keep(keep, "save_checkpoint")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0):
+            raise TypeError(f"save_checkpoint(step={step!r}): step must be a non-negative integer or None")
+        data = ck.dumps(obj)
+        ck.check_size(data, f"save_checkpoint(trial {self.number})")
+        self.study.storage.set_blob(self.study._info.id, ck.checkpoint_key(self.number, step), data)
+        meta = self._ckpt or {"keep": keep, "steps": []}
+        label = "last" if step is None else int(step)
+        if label not in meta["steps"] or meta["keep"] != keep:
+            meta = {"keep": keep, "steps": [*(s for s in meta["steps"] if s != label), label]}
+            self._ckpt = meta
+            self._pending.append(("system", {ck.CHECKPOINT_ATTR: meta}))
+            self.study.flush(self)  # recorded at once, so a cleanup elsewhere finds the blob
+
+    def load_checkpoint(
+        self, number: int | None = None, *, step: int | None = None, into: Any = None, path: Any = None
+    ) -> Any:
+        """Load this trial's checkpoint, or trial ``number``'s (e.g. a better member's state).
+
+        Args:
+            number: Another trial of the study (default: this one).
+            step: The step it was saved at (``None``: the unnamed one, else the latest step).
+            into: A torch module / optimizer to load a torch checkpoint into (and return).
+            path: Write a file checkpoint there (and return the path).
+
+        Raises:
+            KeyError: no such checkpoint.
+        """
+        from hyperdial import checkpoint as ck
+
+        number = self.number if number is None else number
+        return ck.load_checkpoint(self.study, number, step=step, into=into, path=path)
 
     # -- annotations --------------------------------------------------------------------------
     def set_user_attr(self, key: str, value: Any) -> None:
