@@ -90,6 +90,10 @@ SAMPLER_FACTORIES: dict[str, Callable[[], hyperdial.Sampler]] = {
     "gp": lambda: hyperdial.GPSampler(n_startup_trials=5, n_candidates=128),
     "tpe": lambda: hyperdial.TPESampler(n_startup_trials=5),
     "tpe-univariate": lambda: hyperdial.TPESampler(n_startup_trials=5, multivariate=False),
+    "ga": lambda: hyperdial.GeneticSampler(population_size=6),
+    "de": lambda: hyperdial.DifferentialEvolutionSampler(population_size=6, variant="rand1bin"),
+    "jde": lambda: hyperdial.DifferentialEvolutionSampler(population_size=6),
+    "nsga2": lambda: hyperdial.NSGAIISampler(population_size=6),
 }
 
 

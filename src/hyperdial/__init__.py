@@ -13,13 +13,17 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from hyperdial.history import History
+from hyperdial.multi_objective import hypervolume
 from hyperdial.pruners import Decision, MedianPruner, NopPruner, PercentilePruner, Pruner
 from hyperdial.samplers import (
     AutoSampler,
     CmaEsSampler,
     CoarseToFineSampler,
+    DifferentialEvolutionSampler,
+    GeneticSampler,
     GPSampler,
     GridSampler,
+    NSGAIISampler,
     QMCSampler,
     RandomSampler,
     Sampler,
@@ -61,6 +65,7 @@ __all__ = [
     "CmaEsSampler",
     "CoarseToFineSampler",
     "Decision",
+    "DifferentialEvolutionSampler",
     "Direction",
     "Distribution",
     "FailReason",
@@ -68,12 +73,14 @@ __all__ = [
     "Float",
     "FrozenTrial",
     "GPSampler",
+    "GeneticSampler",
     "GridSampler",
     "History",
     "InMemoryStorage",
     "Int",
     "MaxTrialsReached",
     "MedianPruner",
+    "NSGAIISampler",
     "NoImprovement",
     "NopPruner",
     "PercentilePruner",
@@ -99,6 +106,7 @@ __all__ = [
     "cross_validate",
     "delete_study",
     "get_storage",
+    "hypervolume",
     "list_studies",
     "load_study",
 ]

@@ -9,6 +9,7 @@ from hyperdial.samplers.auto import AutoSampler
 from hyperdial.samplers.base import ClaimTracker, Proposal, Sampler, SearchSpaceExhausted
 from hyperdial.samplers.cma import CmaEsSampler
 from hyperdial.samplers.coarse_to_fine import CoarseToFineSampler
+from hyperdial.samplers.evolution import DifferentialEvolutionSampler, GeneticSampler, NSGAIISampler
 from hyperdial.samplers.gp import GPSampler
 from hyperdial.samplers.grid import GridSampler
 from hyperdial.samplers.qmc import QMCSampler
@@ -20,8 +21,11 @@ __all__ = [
     "ClaimTracker",
     "CmaEsSampler",
     "CoarseToFineSampler",
+    "DifferentialEvolutionSampler",
+    "GeneticSampler",
     "GPSampler",
     "GridSampler",
+    "NSGAIISampler",
     "Proposal",
     "QMCSampler",
     "RandomSampler",
@@ -40,6 +44,10 @@ SAMPLERS: dict[str, Any] = {
     "cmaes": CmaEsSampler,
     "gp": GPSampler,
     "coarse_to_fine": CoarseToFineSampler,
+    "ga": GeneticSampler,
+    "de": lambda **kw: DifferentialEvolutionSampler(**{"variant": "rand1bin", **kw}),
+    "jde": lambda **kw: DifferentialEvolutionSampler(**{"variant": "jde", **kw}),
+    "nsga2": NSGAIISampler,
     "grid": GridSampler,
     "sobol": lambda **kw: QMCSampler("sobol", **kw),
     "halton": lambda **kw: QMCSampler("halton", **kw),
