@@ -9,6 +9,7 @@ import hyperdial
 from hyperdial import TrialState
 from hyperdial.history import History
 from hyperdial.pruners import (
+    BOHBPruner,
     Decision,
     HyperbandPruner,
     MedianPruner,
@@ -17,6 +18,7 @@ from hyperdial.pruners import (
     PercentilePruner,
     SuccessiveHalvingPruner,
     ThresholdPruner,
+    budget_view,
     hyperband_brackets,
 )
 from hyperdial.storages import Event, EventKind
@@ -28,6 +30,9 @@ PRUNER_FACTORIES = {
     "percentile": lambda: PercentilePruner(25, n_startup_trials=2),
     "asha": lambda: SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
     "hyperband": lambda: HyperbandPruner(min_resource=1, max_resource=27, reduction_factor=3),
+    "hyperband-auto": HyperbandPruner,
+    "bohb": lambda: BOHBPruner(min_resource=1, max_resource=27, reduction_factor=3),
+    "bohb-auto": BOHBPruner,
     "threshold": lambda: ThresholdPruner(upper=5.0),
     "patience": lambda: PatiencePruner(MedianPruner(n_startup_trials=2), patience=3),
 }
@@ -172,3 +177,93 @@ def test_several_objectives_prune_dominated_vectors():
 def test_bad_settings(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# -- Hyperband resources, the paper's table, BOHB -------------------------------------------------------
+
+
+def test_hyperband_table_for_eta_3_and_r_81():
+    # Li et al. 2018, Table 1: (n_i, r_i) per rung of each bracket s = 4..0.
+    table = {
+        4: [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)],
+        3: [(34, 3), (11, 9), (3, 27), (1, 81)],
+        2: [(15, 9), (5, 27), (1, 81)],
+        1: [(8, 27), (2, 81)],
+        0: [(5, 81)],
+    }
+    for s, (n, r) in zip(range(4, -1, -1), hyperband_brackets(3, 81)):
+        rungs = [(int(n * 3.0**-i), r * 3**i) for i in range(s + 1)]
+        assert rungs == table[s]
+    # The pruner's brackets compare trials exactly at those rungs.
+    pruner = HyperbandPruner(min_resource=1, max_resource=81, reduction_factor=3)
+    h = History([Direction.MINIMIZE])
+    setup = pruner._setup(h)
+    assert [p.rungs(h) for p in setup[1]] == [[1.0, 3.0, 9.0, 27.0], [3.0, 9.0, 27.0], [9.0, 27.0], [27.0], []]
+
+
+def _complete(h, number, value):
+    h.apply([(h.version + 1, Event(EventKind.STATE, number, {"state": int(TrialState.COMPLETE), "values": [value]}))])
+
+
+def test_hyperband_infers_its_resources_from_the_reports():
+    pruner = HyperbandPruner()
+    h = _history({0: {s: 1.0 / s for s in range(3, 28, 3)}, 1: {3: 0.5}})
+    assert pruner.resources(h) is None and pruner.assign(h, 2) == {}
+    assert pruner.decide(h, h.trials[1]) == Decision.CONTINUE  # no bracket: runs to the end
+    _complete(h, 0, 1 / 27)
+    assert pruner.resources(h) == (3.0, 27.0)  # reports every 3 steps, 27 in all
+    assert pruner.brackets(h) == hyperband_brackets(3, 27, 3)
+    assert "bracket" in pruner.assign(h, 2)
+
+
+def test_bohb_model_learns_from_the_largest_budget_with_enough_points():
+    # Budgets (eta=3, 1..27): 1, 3, 9, 27. Six trials reached 3, three reached 9, one 27.
+    curves = {i: {1: 10.0 - i, 3: 5.0 - i} for i in range(6)}
+    for i in (3, 4, 5):
+        curves[i][9] = 2.0 - i / 10
+    curves[5][27] = 1.0
+    curves[6] = {1: 9.5}  # still running below 3
+    h = _history(curves)
+    for i in range(5):
+        h.apply([(h.version + 1, Event(EventKind.STATE, i, {"state": int(TrialState.PRUNED)}))])
+    _complete(h, 5, 1.0)
+    pruner = BOHBPruner(min_resource=1, max_resource=27, min_points_in_model=1)  # needs 1 + 2 points
+    assert pruner.budgets(h) == [1.0, 3.0, 9.0, 27.0]
+    assert pruner.model_budget(h) == 9.0
+    view = pruner.sampler_view(h, {"bracket": 0})
+    assert len(view.trials) == len(h.trials)  # same numbers: index-claiming samplers still work
+    done = view.numbers(TrialState.COMPLETE)
+    assert done.tolist() == [3, 4, 5]
+    assert view.Y[done, 0].tolist() == pytest.approx([1.7, 1.6, 1.5])
+    assert view.trials[6].state == TrialState.RUNNING and view.trials[6].values is None
+    assert view.trials[0].state == TrialState.PRUNED and view.trials[0].values is None
+    assert view.best_trial.number == 5
+    assert BOHBPruner(min_resource=1, max_resource=27, min_points_in_model=4).model_budget(h) == 3.0
+    random_view = pruner.sampler_view(h, {"bracket": 0, "bohb": "random"})
+    assert len(random_view.numbers(TrialState.COMPLETE)) == 0
+    assert budget_view(h, 27.0).numbers(TrialState.COMPLETE).tolist() == [5]
+
+
+def test_bohb_proposes_a_third_at_random_and_beats_random_proposals():
+    pruner = BOHBPruner(min_resource=1, max_resource=27)
+    h = _history({0: {1: 1.0}})
+    share = np.mean([pruner.assign(h, n).get("bohb") == "random" for n in range(3000)])
+    assert share == pytest.approx(1 / 3, abs=0.01)
+    assert pruner.assign(h, 7) == pruner.assign(h, 7)
+
+    def final_best(sampler, pruner_name, seed):
+        study = hyperdial.create_study(sampler=sampler, seed=seed, pruner=pruner_name)
+        study.optimize(learning_curve, n_trials=80, show_progress=False)
+        return study.best_value
+
+    bohb = np.mean([final_best("tpe", "bohb", s) for s in range(3)])
+    hb_random = np.mean([final_best("random", "hyperband", s) for s in range(3)])
+    assert bohb < hb_random
+
+
+def test_bohb_records_the_budget_model_proposals():
+    study = hyperdial.create_study(sampler="tpe", seed=0, pruner="bohb")
+    study.optimize(learning_curve, n_trials=60, show_progress=False)
+    kinds = {t.system_attrs.get("sampler") for t in study.trials if t.system_attrs.get("bohb") != "random"}
+    assert "tpe" in kinds  # some proposals came from the model fitted at a budget
+    assert study.pruner.resources(study.history) == (1.0, 27.0)

@@ -6,11 +6,13 @@ from typing import Any
 
 from hyperdial._imports import from_registry
 from hyperdial.pruners.base import Decision, NopPruner, Pruner
+from hyperdial.pruners.bohb import BOHBPruner, budget_view
 from hyperdial.pruners.median import MedianPruner, PercentilePruner
 from hyperdial.pruners.successive_halving import HyperbandPruner, SuccessiveHalvingPruner, hyperband_brackets
 from hyperdial.pruners.threshold import PatiencePruner, ThresholdPruner
 
 __all__ = [
+    "BOHBPruner",
     "Decision",
     "HyperbandPruner",
     "MedianPruner",
@@ -21,6 +23,7 @@ __all__ = [
     "PRUNERS",
     "SuccessiveHalvingPruner",
     "ThresholdPruner",
+    "budget_view",
     "get_pruner",
     "hyperband_brackets",
 ]
@@ -32,6 +35,7 @@ PRUNERS: dict[str, Any] = {
     "asha": SuccessiveHalvingPruner,
     "successive_halving": SuccessiveHalvingPruner,
     "hyperband": HyperbandPruner,
+    "bohb": BOHBPruner,
     "threshold": ThresholdPruner,
     "patience": PatiencePruner,
 }

@@ -161,47 +161,118 @@ class HyperbandPruner(Pruner):
     """Hyperband: several successive-halving brackets at once, each trial in one of them.
 
     Args:
-        min_resource: Smallest resource a trial gets.
-        max_resource: Largest resource (the full training length, in reported steps).
+        min_resource: Smallest resource a trial gets (in reported steps). ``"auto"``: the
+            reporting granularity, i.e. the smallest step >= 1 that a COMPLETE trial reported.
+        max_resource: Largest resource (the full training length). ``"auto"`` (default):
+            the last step of the longest COMPLETE trial; until a trial completes, trials get
+            no bracket and run to the end, which is what measures the full length.
         reduction_factor: ``eta``.
 
     A trial's bracket is chosen in proportion to the bracket's share of trials in the paper's
     schedule and stored as its ``bracket`` system attribute; the sampler sees only the trials of
     that bracket.
+
+    Example:
+        >>> import hyperdial
+        >>> def objective(trial):
+        ...     x = trial.suggest_float("x", -3, 3)
+        ...     for epoch in range(1, 28):
+        ...         trial.report((x - 1) ** 2 + 1 / epoch, epoch)
+        ...         if trial.should_prune():
+        ...             raise hyperdial.TrialPruned
+        ...     return (x - 1) ** 2
+        >>> study = hyperdial.create_study(seed=0, sampler="random", pruner="hyperband")
+        >>> study.optimize(objective, n_trials=30, show_progress=False)
+        >>> study.pruner.resources(study.history)   # inferred from the first complete trial
+        (1.0, 27.0)
     """
 
-    def __init__(self, *, min_resource: int = 1, max_resource: int = 81, reduction_factor: int = 3) -> None:
-        _check(min_resource, "min_resource", 1)
-        _check(max_resource, "max_resource", 1)
-        if max_resource < min_resource:
+    def __init__(
+        self, *, min_resource: int | str = "auto", max_resource: int | str = "auto", reduction_factor: int = 3
+    ) -> None:
+        if min_resource != "auto":
+            _check(min_resource, "min_resource", 1)
+        if max_resource != "auto":
+            _check(max_resource, "max_resource", 1)
+        if min_resource != "auto" and max_resource != "auto" and max_resource < min_resource:
             raise ValueError(f"max_resource={max_resource} must be >= min_resource={min_resource}")
         self.min_resource = min_resource
         self.max_resource = max_resource
         self.reduction_factor = _check(reduction_factor, "reduction_factor", 2)
-        self.brackets = hyperband_brackets(reduction_factor, max_resource, min_resource)
-        s_max = len(self.brackets) - 1
-        self._pruners = [
-            SuccessiveHalvingPruner(
-                min_resource=min_resource,
-                reduction_factor=reduction_factor,
-                min_early_stopping_rate=s_max - i,
-                max_resource=max_resource,
-                bracket_attr="bracket",
-            )
-            for i in range(len(self.brackets))
-        ]
-        weights = np.array([n for n, _ in self.brackets], dtype=float)
-        self._cum = np.cumsum(weights) / weights.sum()
-        self._views: dict[tuple[int, int, int], Any] = {}
+        self._setups: dict[tuple[float, float], tuple[list[tuple[int, float]], list[SuccessiveHalvingPruner], Any]] = {}
+        self._views: dict[tuple[int, int, Any], Any] = {}
+
+    def resources(self, history: History) -> tuple[float, float] | None:
+        """``(min_resource, max_resource)``, given or inferred from the history (``None``: not known yet)."""
+        lo = None if self.min_resource == "auto" else float(self.min_resource)
+        hi = None if self.max_resource == "auto" else float(self.max_resource)
+        if lo is None or hi is None:
+            done = history.numbers(TrialState.COMPLETE)
+            lasts = [history.trials[n].last_step for n in done]
+            lasts = [s for s in lasts if s is not None and s >= 1]
+            if not lasts:
+                return None
+            if hi is None:
+                hi = float(max(lasts))
+            if lo is None:
+                firsts = [
+                    min(s for s in history.trials[n]._inter if s >= 1) for n in done if history.trials[n].last_step
+                ]
+                lo = float(min(firsts)) if firsts else 1.0
+        if hi < lo:
+            return None
+        return lo, hi
+
+    def _setup(self, history: History) -> tuple[list[tuple[int, float]], list[SuccessiveHalvingPruner], Any] | None:
+        res = self.resources(history)
+        if res is None:
+            return None
+        hit = self._setups.get(res)
+        if hit is None:
+            lo, hi = res
+            eta = self.reduction_factor
+            brackets = hyperband_brackets(eta, hi, lo)
+            # Bracket i (most aggressive first) starts at r_i = min_resource * eta ** i.
+            pruners = [
+                SuccessiveHalvingPruner(
+                    min_resource=int(lo),
+                    reduction_factor=eta,
+                    min_early_stopping_rate=i,
+                    max_resource=int(hi),
+                    bracket_attr="bracket",
+                )
+                for i in range(len(brackets))
+            ]
+            weights = np.array([n for n, _ in brackets], dtype=float)
+            hit = self._setups[res] = (brackets, pruners, np.cumsum(weights) / weights.sum())
+        return hit
+
+    def brackets(self, history: History | None = None) -> list[tuple[int, float]]:
+        """``(n_i, r_i)`` of each bracket (see :func:`hyperband_brackets`); empty while resources are unknown."""
+        if history is None:
+            from hyperdial.history import History as _History
+
+            history = _History([Direction.MINIMIZE])
+        setup = self._setup(history)
+        return [] if setup is None else list(setup[0])
 
     def assign(self, history: History, number: int) -> dict[str, Any]:
+        setup = self._setup(history)
+        if setup is None:
+            return {}
         # A fixed low-discrepancy position per trial number: the brackets fill in proportion.
         u = (number * 0.6180339887498949) % 1.0
-        return {"bracket": int(np.searchsorted(self._cum, u, side="right"))}
+        return {"bracket": int(np.searchsorted(setup[2], u, side="right"))}
 
     def decide(self, history: History, trial: FrozenTrial) -> Decision:
-        bracket = int((trial._system or {}).get("bracket", 0))
-        return self._pruners[min(bracket, len(self._pruners) - 1)].decide(history, trial)
+        bracket = (trial._system or {}).get("bracket")
+        if bracket is None:
+            return Decision.CONTINUE  # started before the resources were known: it measures the full length
+        setup = self._setup(history)
+        if setup is None:
+            return Decision.CONTINUE
+        pruners = setup[1]
+        return pruners[min(int(bracket), len(pruners) - 1)].decide(history, trial)
 
     def sampler_view(self, history: History, attrs: dict[str, Any]) -> History:
         bracket = attrs.get("bracket")
