@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from hyperdial.history import History
 from hyperdial.multi_objective import hypervolume
-from hyperdial.pruners import Decision, MedianPruner, NopPruner, PercentilePruner, Pruner
+from hyperdial.pruners import BOHBPruner, Decision, HyperbandPruner, MedianPruner, NopPruner, PercentilePruner, Pruner
 from hyperdial.samplers import (
     AutoSampler,
     CmaEsSampler,
@@ -30,6 +30,7 @@ from hyperdial.samplers import (
     SearchSpaceExhausted,
     TPESampler,
 )
+from hyperdial.schedulers import PBT
 from hyperdial.space import Categorical, Distribution, Fixed, Float, Int, SearchSpace
 from hyperdial.stopping import NoImprovement, Stopper, TargetValue, Timeout
 from hyperdial.storages import InMemoryStorage, SQLiteStorage, Storage, get_storage
@@ -67,6 +68,7 @@ __all__ = [
     "Decision",
     "DifferentialEvolutionSampler",
     "Direction",
+    "BOHBPruner",
     "Distribution",
     "FailReason",
     "Fixed",
@@ -76,6 +78,7 @@ __all__ = [
     "GeneticSampler",
     "GridSampler",
     "History",
+    "HyperbandPruner",
     "InMemoryStorage",
     "Int",
     "MaxTrialsReached",
@@ -83,6 +86,7 @@ __all__ = [
     "NSGAIISampler",
     "NoImprovement",
     "NopPruner",
+    "PBT",
     "PercentilePruner",
     "Pruner",
     "QMCSampler",
