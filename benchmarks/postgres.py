@@ -1,24 +1,42 @@
-"""Many workers on one PostgreSQL study: trials stored exactly once, and storage overhead per trial over time.
+"""Many workers on one shared study: every trial stored exactly once, and storage time per trial over time.
 
 ``--workers`` processes each run ``--trials`` trials of a zero-cost objective (random
 sampler, 4 parameters) on one study; the script checks that exactly workers x trials
-trials are stored with numbers 0..n-1 once each, and reports the storage time per trial
-(wall time of a worker divided by its trials) for the first and the last 100 trials of
-the study, to show the cost stays flat as the study grows. Optuna's RDB storage on the
-same server is measured with the same objective when installed.
+trials are stored with numbers 0..n-1 once each, and reports per library:
+
+* **storage ms/trial**: time spent *inside* storage calls, measured in each worker by
+  wrapping every public method of the storage object the study uses (hyperdial: the
+  ``Storage``; Optuna: the storage object of its ``Study``, i.e. its cache over the RDB or
+  journal storage) with ``time.perf_counter``; summed per worker and divided by that
+  worker's trials. With more processes than cores this includes waiting for a CPU (and
+  for the database server, which shares the same cores here).
+* **first 100 / last 100**: the same storage time for the first and the last 100 trials
+  of the study (by trial number), to show whether the cost grows with the study.
+* **wall ms/trial**: the run's wall time (processes started to all finished) divided by
+  the total number of trials: the aggregate cost, the fairer figure when cores are shared.
+
+Backends (``--storage``): ``postgres`` (``--url``, required), ``journal`` (a file in a
+temporary folder, or ``--dir``) and ``sqlite``. Optuna runs on its counterpart:
+RDBStorage on the same server or file, ``JournalStorage(JournalFileBackend)`` for the journal.
+Libraries are interleaved ``--repeats`` times; each row is one run.
 
 Usage:
     python benchmarks/postgres.py --url postgresql://postgres@127.0.0.1:5432/test [--workers 8] [--trials 250]
+    python benchmarks/postgres.py --storage journal sqlite --workers 4 --trials 250
 """
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
-import itertools
 import json
 import multiprocessing as mp
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 
@@ -31,41 +49,100 @@ def objective(trial):
     return a + b + c + (d == "y")
 
 
-def hd_worker(url: str, name: str, n: int, out: mp.Queue) -> None:
-    import hyperdial
+class _Clock:
+    """Wraps every public method of an object so the time spent inside them is summed."""
 
-    study = hyperdial.load_study(name, url, sampler="random")
-    stamps = []
-    study.optimize(objective, n_trials=n, show_progress=False,
-                   callbacks=[lambda s, t: stamps.append((t.number, time.perf_counter()))])
+    def __init__(self, obj) -> None:
+        self.total = 0.0
+        self.calls = 0
+        self._depth = 0  # only the outermost call counts when one wrapped method calls another
+        for name in dir(obj):
+            if name.startswith("_"):
+                continue
+            attr = getattr(obj, name, None)
+            if callable(attr) and not isinstance(attr, type):
+                setattr(obj, name, self._wrap(attr))
+
+    def _wrap(self, fn):
+        def timed(*args, **kwargs):
+            if self._depth:
+                return fn(*args, **kwargs)
+            self._depth += 1
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.total += time.perf_counter() - t0
+                self.calls += 1
+                self._depth -= 1
+
+        return timed
+
+
+def hd_worker(url: str, name: str, n: int, out) -> None:
+    import hyperdial
+    from hyperdial.storages import get_storage
+
+    storage = get_storage(url)
+    study = hyperdial.load_study(name, storage, sampler="random")
+    clock = _Clock(storage)
+    stamps = []  # (trial number, cumulative storage seconds, cumulative calls) after each trial
+    study.optimize(
+        objective, n_trials=n, show_progress=False,
+        callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls))],
+    )
     out.put(stamps)
 
 
-def optuna_worker(url: str, name: str, n: int, out: mp.Queue) -> None:
+def optuna_worker(spec: dict, name: str, n: int, out) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.load_study(study_name=name, storage=url, sampler=optuna.samplers.RandomSampler())
+    study = optuna.load_study(study_name=name, storage=_optuna_storage(spec), sampler=optuna.samplers.RandomSampler())
+    clock = _Clock(study._storage)
     stamps = []
-    study.optimize(objective, n_trials=n, callbacks=[lambda s, t: stamps.append((t.number, time.perf_counter()))])
+    study.optimize(objective, n_trials=n,
+                   callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls))])
     out.put(stamps)
 
 
-def run(lib: str, url: str, workers: int, trials: int) -> dict:
-    name = f"pg-{lib}-{uuid.uuid4().hex[:8]}"
+def _optuna_storage(spec: dict):
+
+    if spec["kind"] == "journal":
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(spec["path"]))
+    return spec["url"]
+
+
+def _specs(kind: str, args, tag: str) -> tuple[str, dict]:
+    """(hyperdial URL, Optuna storage spec) for one run on a fresh study / file."""
+    if kind == "postgres":
+        rest = args.url.split("://", 1)[1]
+        return f"postgresql://{rest}", {"kind": "rdb", "url": f"postgresql+psycopg://{rest}"}
+    path = os.path.join(args.dir, f"{tag}-{uuid.uuid4().hex[:8]}")
+    if kind == "journal":
+        return f"journal:///{path}.log", {"kind": "journal", "path": f"{path}.log"}
+    return f"sqlite:///{path}.db", {"kind": "rdb", "url": f"sqlite:///{path}.db"}
+
+
+def run(lib: str, kind: str, args, workers: int, trials: int) -> dict:
+    name = f"bench-{lib}-{uuid.uuid4().hex[:8]}"
+    hd_url, optuna_spec = _specs(kind, args, lib)
     if lib == "hyperdial":
         import hyperdial
 
-        hyperdial.create_study(name, url, seed=0)
-        target = hd_worker
+        hyperdial.create_study(name, hd_url, seed=0)
+        target, where = hd_worker, hd_url
     else:
         import optuna
 
-        optuna.create_study(study_name=name, storage=url)
-        target = optuna_worker
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        optuna.create_study(study_name=name, storage=_optuna_storage(optuna_spec))
+        target, where = optuna_worker, optuna_spec
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(url, name, trials, q)) for _ in range(workers)]
+    procs = [ctx.Process(target=target, args=(where, name, trials, q)) for _ in range(workers)]
     t0 = time.perf_counter()
     for p in procs:
         p.start()
@@ -73,53 +150,88 @@ def run(lib: str, url: str, workers: int, trials: int) -> dict:
     for p in procs:
         p.join()
     wall = time.perf_counter() - t0
-    # Per-trial cost seen by a worker: the gap between its consecutive finished trials.
-    gaps = []
+    per_trial = []  # (number, storage seconds of that trial in its worker, storage calls)
+    totals = []
     for stamps in results:
-        for (_, a), (n, b) in itertools.pairwise(stamps):
-            gaps.append((n, b - a))
-    gaps.sort()
-    first = [g for _, g in gaps[:100]]
-    last = [g for _, g in gaps[-100:]]
+        prev_t = prev_c = 0.0
+        for number, tot, calls in stamps:
+            per_trial.append((number, tot - prev_t, calls - prev_c))
+            prev_t, prev_c = tot, calls
+        totals.append(prev_t / max(1, len(stamps)))
+    per_trial.sort()
     if lib == "hyperdial":
         import hyperdial
 
-        numbers = sorted(t.number for t in hyperdial.load_study(name, url).trials)
+        trials_ = hyperdial.load_study(name, hd_url).trials
+        numbers = sorted(t.number for t in trials_)
+        complete = sum(t.state == hyperdial.TrialState.COMPLETE for t in trials_)
+        hyperdial.delete_study(name, hd_url)
     else:
         import optuna
 
-        numbers = sorted(t.number for t in optuna.load_study(study_name=name, storage=url).trials)
+        st = optuna.load_study(study_name=name, storage=_optuna_storage(optuna_spec))
+        numbers = sorted(t.number for t in st.trials)
+        complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in st.trials)
+        optuna.delete_study(study_name=name, storage=_optuna_storage(optuna_spec))
+    total = workers * trials
     return {
-        "lib": lib, "workers": workers, "trials_each": trials, "stored": len(numbers),
-        "numbers_ok": numbers == list(range(workers * trials)), "wall_s": wall,
-        "ms_per_trial_per_worker": 1e3 * statistics.fmean(g for _, g in gaps),
-        "first100_ms": 1e3 * statistics.fmean(first), "last100_ms": 1e3 * statistics.fmean(last),
+        "lib": lib, "storage": kind, "workers": workers, "trials_each": trials, "stored": len(numbers),
+        "complete": complete, "numbers_ok": numbers == list(range(total)), "wall_s": round(wall, 2),
+        "wall_ms_per_trial": 1e3 * wall / total,
+        "storage_ms_per_trial": 1e3 * statistics.fmean(totals),
+        "storage_calls_per_trial": statistics.fmean(c for _, _, c in per_trial),
+        "first100_ms": 1e3 * statistics.fmean(s for _, s, _ in per_trial[:100]),
+        "last100_ms": 1e3 * statistics.fmean(s for _, s, _ in per_trial[-100:]),
     }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--url", required=True)
-    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--url", help="PostgreSQL URL (for --storage postgres)")
+    ap.add_argument("--storage", nargs="+", default=["postgres"], choices=["postgres", "journal", "sqlite"])
+    ap.add_argument("--dir", default=None, help="folder for journal / SQLite files (default: a temporary one)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[8])
     ap.add_argument("--trials", type=int, default=250)
+    ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--libs", nargs="+", default=["hyperdial", "optuna"])
+    ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args(argv)
-    rows = []
+    if "postgres" in args.storage and not args.url:
+        ap.error("--storage postgres needs --url postgresql://user@host:port/db")
+    tmp = None
+    if args.dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="hd-bench-")
+        args.dir = tmp.name
+    libs = []
     for lib in args.libs:
-        try:
-            if lib == "optuna":
+        if lib == "optuna":
+            try:
                 import optuna  # noqa: F401
-        except ImportError:
-            print("optuna not installed: skipped", file=sys.stderr)
-            continue
-        row = run(lib, args.url, args.workers, args.trials)
-        print(json.dumps(row), file=sys.stderr)
-        rows.append(row)
-    print("| library | workers x trials | stored | numbers once | ms/trial per worker | first 100 | last 100 | wall s |")
-    print("|---|---|---:|---|---:|---:|---:|---:|")
+            except ImportError:
+                print("optuna not installed: skipped", file=sys.stderr)
+                continue
+        libs.append(lib)
+    rows = []
+    for kind in args.storage:
+        for workers in args.workers:
+            for _ in range(args.repeats):
+                for lib in libs:  # interleaved, so both libraries see the same machine load
+                    row = run(lib, kind, args, workers, args.trials)
+                    print(json.dumps(row), file=sys.stderr)
+                    rows.append(row)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    print("| library | storage | workers x trials | stored | numbers once | storage ms/trial | first 100 | "
+          "last 100 | storage calls/trial | wall ms/trial | wall s |")
+    print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['lib']} | {r['workers']} x {r['trials_each']} | {r['stored']} | {r['numbers_ok']} | "
-              f"{r['ms_per_trial_per_worker']:.2f} | {r['first100_ms']:.2f} | {r['last100_ms']:.2f} | {r['wall_s']:.1f} |")
+        print(f"| {r['lib']} | {r['storage']} | {r['workers']} x {r['trials_each']} | {r['stored']} | "
+              f"{r['numbers_ok']} | {r['storage_ms_per_trial']:.2f} | {r['first100_ms']:.2f} | "
+              f"{r['last100_ms']:.2f} | {r['storage_calls_per_trial']:.1f} | {r['wall_ms_per_trial']:.2f} | "
+              f"{r['wall_s']:.1f} |")
+    if tmp is not None:
+        tmp.cleanup()
     return 0
 
 

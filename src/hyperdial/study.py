@@ -249,15 +249,29 @@ class Study:
             if h.version == 0 and not self._snapshot_checked:
                 self._snapshot_checked = True
                 h = self._load_snapshot() or h
-            first = h.version == self._snapshot_version
-            events = self._storage.read(self._info.id, h.version)
-            if events:
-                h.apply(events)
-                tail = h.version - self._snapshot_version
-                # Doubling while a study grows; at once after replaying a long tail on opening it.
-                if self._storage.snapshots and tail > _SNAPSHOT_MIN_EVENTS and (first or tail > self._snapshot_version):
-                    self._write_snapshot()
+            self._apply_new(self._storage.read(self._info.id, h.version))
             return h
+
+    def _apply_new(self, events: list[tuple[int, Event]]) -> None:
+        """Apply events read from the storage (the lock is held); write a snapshot when the log has grown."""
+        if not events:
+            return
+        h = self._history
+        first = h.version == self._snapshot_version
+        # Contiguous from a version this view had already reached, so no event is skipped.
+        h.apply(events)
+        tail = h.version - self._snapshot_version
+        # Doubling while a study grows; at once after replaying a long tail on opening it.
+        if self._storage.snapshots and tail > _SNAPSHOT_MIN_EVENTS and (first or tail > self._snapshot_version):
+            self._write_snapshot()
+
+    def _append_synced(self, events: list[Event], require: Sequence[Any]) -> list[int]:
+        """Append and bring the view up to date with one storage call (one round trip on PostgreSQL)."""
+        numbers, new = self._storage.append_read(self._info.id, events, require, after=self._history.version)
+        if new:
+            with self._lock:
+                self._apply_new(new)
+        return numbers
 
     def _load_snapshot(self) -> History | None:
         try:
@@ -780,7 +794,7 @@ class Study:
             data["message"] = str(message)
         events.append(Event(EventKind.STATE, number, data))
         try:
-            self._storage.append(self._info.id, events, [StateIn(number, _RUNNING)])
+            self._append_synced(events, [StateIn(number, _RUNNING)])
         except PreconditionFailed:
             current = self.sync().trials[number]
             if current.fail_reason == FailReason.WORKER_LOST:
@@ -795,7 +809,7 @@ class Study:
         self._running.discard(number)
         self._views.pop(number, None)
         with self._lock:
-            h = self.sync()
+            h = self._history  # brought up to date by the append
             frozen = h.trials[number]
             self.sampler.after_trial(h, frozen)
         if (frozen._system or {}).get("checkpoint"):

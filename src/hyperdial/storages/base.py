@@ -166,6 +166,17 @@ class Storage(ABC):
     def read(self, study_id: int, after: int) -> list[tuple[int, Event]]:
         """Events with sequence number greater than ``after``, in order, as ``(seq, event)``."""
 
+    def append_read(
+        self, study_id: int, events: Sequence[Event], require: Sequence[Precondition] = (), *, after: int
+    ) -> tuple[list[int], list[tuple[int, Event]]]:
+        """:meth:`append`, then :meth:`read` from ``after``: the write and the refreshed view together.
+
+        The events read include the ones just appended. Server backends override it to do
+        both in one round trip; this default makes two calls.
+        """
+        numbers = self.append(study_id, events, require)
+        return numbers, self.read(study_id, after)
+
     @abstractmethod
     def get_blob(self, study_id: int, key: str) -> bytes | None:
         """A side value (checkpoint, sampler cache), or ``None``."""

@@ -481,4 +481,3 @@ class JournalFileStorage(Storage):
     def unreadable_lines(self) -> int:
         """How many lines were skipped as unreadable (cut short by a writer that was killed)."""
         return self._bad_lines
-
