@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hyperdial.pruners._curves import Curves
 from hyperdial.pruners.base import Decision, Pruner
-from hyperdial.trial import Direction, TrialState
+from hyperdial.trial import TrialState
 
 if TYPE_CHECKING:
     from hyperdial.history import History
     from hyperdial.trial import FrozenTrial
 
 __all__ = ["MedianPruner", "PercentilePruner"]
+
+
+def _percentile(x: np.ndarray, q: float) -> float:
+    """``np.percentile(x, q)`` (linear interpolation) via a partial sort: a fraction of its cost on small arrays."""
+    pos = (len(x) - 1) * q / 100.0
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, len(x) - 1)
+    part = np.partition(x, (lo, hi))
+    return float(part[lo] + (part[hi] - part[lo]) * (pos - lo))
 
 
 class PercentilePruner(Pruner):
@@ -56,6 +67,7 @@ class PercentilePruner(Pruner):
         self.n_warmup_steps = n_warmup_steps
         self.interval_steps = interval_steps
         self.n_min_trials = n_min_trials
+        self._curves = Curves()
 
     def decide(self, history: History, trial: FrozenTrial) -> Decision:
         step = trial.last_step
@@ -68,39 +80,21 @@ class PercentilePruner(Pruner):
             return Decision.CONTINUE
         if history.n_objectives != 1:
             return self._decide_dominance(history, trial, step, finished)
-        minimize = history.directions[0] == Direction.MINIMIZE
-        others = []
-        for n in finished:
-            inter = history.trials[n]._inter
-            if inter:
-                vals = [v for s, v in inter.items() if s <= step and np.isfinite(v)]
-                if vals and step in inter:
-                    others.append(min(vals) if minimize else max(vals))
-        if len(others) < self.n_min_trials:
+        curves = self._curves.update(history)
+        j = curves.column_at_or_after(step)
+        if j >= len(curves.steps) or curves.steps[j] != step:
             return Decision.CONTINUE
-        mine = [v for v in trial._inter.values() if np.isfinite(v)]
+        rows = finished[~np.isnan(curves.V[finished, j])]
+        if len(rows) < self.n_min_trials:
+            return Decision.CONTINUE
+        others = curves.C[rows, j]  # each peer's best loss up to this step
+        mine = [v for v in trial._inter.values() if math.isfinite(v)]
         if not mine:
             return Decision.PRUNE
-        best = min(mine) if minimize else max(mine)
-        q = self.percentile if minimize else 100.0 - self.percentile
-        cut = float(np.percentile(others, q))
-        worse = best > cut if minimize else best < cut
+        best = min(mine) * curves.sign if curves.sign > 0 else -max(mine)
+        cut = _percentile(others, self.percentile)
+        worse = best > cut
         return Decision.PRUNE if worse else Decision.CONTINUE
-
-
-class MedianPruner(PercentilePruner):
-    """:class:`PercentilePruner` at the 50th percentile."""
-
-    def __init__(
-        self, *, n_startup_trials: int = 5, n_warmup_steps: int = 0, interval_steps: int = 1, n_min_trials: int = 1
-    ) -> None:
-        super().__init__(
-            50.0,
-            n_startup_trials=n_startup_trials,
-            n_warmup_steps=n_warmup_steps,
-            interval_steps=interval_steps,
-            n_min_trials=n_min_trials,
-        )
 
     def _decide_dominance(self, history: History, trial: FrozenTrial, step: int, finished: np.ndarray) -> Decision:
         sign = history.sign
@@ -118,3 +112,18 @@ class MedianPruner(PercentilePruner):
         P = np.array(peers)
         dominated_by = np.all(me >= P, axis=1) & np.any(me > P, axis=1)
         return Decision.PRUNE if dominated_by.mean() > self.percentile / 100.0 else Decision.CONTINUE
+
+
+class MedianPruner(PercentilePruner):
+    """:class:`PercentilePruner` at the 50th percentile."""
+
+    def __init__(
+        self, *, n_startup_trials: int = 5, n_warmup_steps: int = 0, interval_steps: int = 1, n_min_trials: int = 1
+    ) -> None:
+        super().__init__(
+            50.0,
+            n_startup_trials=n_startup_trials,
+            n_warmup_steps=n_warmup_steps,
+            interval_steps=interval_steps,
+            n_min_trials=n_min_trials,
+        )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hyperdial.pruners._curves import Curves
 from hyperdial.pruners.base import Decision, Pruner
 from hyperdial.trial import Direction, TrialState
 
@@ -75,6 +76,7 @@ class SuccessiveHalvingPruner(Pruner):
         self.min_early_stopping_rate = _check(min_early_stopping_rate, "min_early_stopping_rate", 0)
         self.max_resource = max_resource
         self.bracket_attr = bracket_attr
+        self._curves = Curves()
 
     def resolved_min_resource(self, history: History) -> float:
         if self.min_resource != "auto":
@@ -117,24 +119,20 @@ class SuccessiveHalvingPruner(Pruner):
         mine = _value_at(inter, rung)
         if mine is None or math.isnan(mine):
             return Decision.PRUNE if mine is not None else Decision.CONTINUE
-        bracket = (trial._system or {}).get(self.bracket_attr) if self.bracket_attr else None
-        values = []
-        for t in history.trials:
-            if t.number == trial.number or not t._inter:
-                continue
-            if self.bracket_attr and (t._system or {}).get(self.bracket_attr) != bracket:
-                continue
-            v = _value_at(t._inter, rung)
-            if v is not None and not math.isnan(v):
-                values.append(v)
-        values.append(mine)
         if history.n_objectives != 1:
             raise ValueError("SuccessiveHalvingPruner supports one objective; use PercentilePruner for several")
-        minimize = history.directions[0] == Direction.MINIMIZE
-        ranked = np.sort(values) if minimize else -np.sort(-np.array(values))
-        k = max(len(values) // self.reduction_factor, 1)
-        cut = ranked[k - 1]
-        promoted = mine <= cut if minimize else mine >= cut
+        curves = self._curves.update(history)
+        n = len(history.trials)
+        keep = np.ones(n, dtype=bool)
+        if 0 <= trial.number < n:
+            keep[trial.number] = False
+        if self.bracket_attr:
+            keep &= curves.group(self.bracket_attr) == (trial._system or {}).get(self.bracket_attr)
+        losses = curves.values_at(rung, np.flatnonzero(keep))
+        losses = np.append(losses[~np.isnan(losses)], mine * curves.sign)
+        k = max(len(losses) // self.reduction_factor, 1)
+        cut = np.partition(losses, k - 1)[k - 1]
+        promoted = mine * curves.sign <= cut
         return Decision.CONTINUE if promoted else Decision.PRUNE
 
 
@@ -201,6 +199,7 @@ class HyperbandPruner(Pruner):
         self.reduction_factor = _check(reduction_factor, "reduction_factor", 2)
         self._setups: dict[tuple[float, float], tuple[list[tuple[int, float]], list[SuccessiveHalvingPruner], Any]] = {}
         self._views: dict[tuple[int, int, Any], Any] = {}
+        self._curves = Curves()
 
     def resources(self, history: History) -> tuple[float, float] | None:
         """``(min_resource, max_resource)``, given or inferred from the history (``None``: not known yet)."""
@@ -243,6 +242,8 @@ class HyperbandPruner(Pruner):
                 )
                 for i in range(len(brackets))
             ]
+            for p in pruners:
+                p._curves = self._curves  # one matrix of intermediate values for every bracket
             weights = np.array([n for n, _ in brackets], dtype=float)
             hit = self._setups[res] = (brackets, pruners, np.cumsum(weights) / weights.sum())
         return hit
