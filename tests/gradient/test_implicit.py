@@ -1,0 +1,177 @@
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.preprocessing import scale
+
+from hyperdial.gradient.implicit import BilevelProblem, HypergradientWarning, hyperoptimize, solve_hessian
+from hyperdial.gradient.problems import KernelRidgeProblem, LogisticProblem, RidgeProblem, penalty_groups
+
+
+def _fd(problem, log_hyper, eps=1e-4):
+    out = np.zeros_like(log_hyper)
+    for i in range(log_hyper.size):
+        e = np.zeros_like(log_hyper)
+        e[i] = eps
+        hi = problem.validation(problem.solve(log_hyper + e), log_hyper + e)[0]
+        lo = problem.validation(problem.solve(log_hyper - e), log_hyper - e)[0]
+        out[i] = (hi - lo) / (2 * eps)
+    return out
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def _ridge(penalty="per_feature", fit_intercept=True):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 6))
+    y = x @ rng.normal(size=6) + 2.0 + rng.normal(size=90)
+    return RidgeProblem(x[:60], y[:60], x[60:], y[60:], penalty=penalty, fit_intercept=fit_intercept)
+
+
+def _logistic(penalty):
+    x, y = load_breast_cancer(return_X_y=True)
+    x = scale(x)
+    return LogisticProblem(x[:150], y[:150], x[150:300], y[150:300], penalty=penalty)
+
+
+def _kernel(lengthscale="per_feature"):
+    x, y = load_diabetes(return_X_y=True)
+    x, y = scale(x), (y - y.mean()) / y.std()
+    return KernelRidgeProblem(x[:100], y[:100], x[100:170], y[100:170], lengthscale=lengthscale)
+
+
+CASES = {
+    "ridge-per-feature": (lambda: _ridge(), lambda p, r: r.normal(size=p.n_hyper) - 1),
+    "ridge-shared-no-intercept": (lambda: _ridge("shared", False), lambda p, r: np.array([-0.5])),
+    "ridge-groups": (lambda: _ridge(np.array([0, 0, 1, 1, 2, 2])), lambda p, r: r.normal(size=3) - 1),
+    "logistic-groups": (lambda: _logistic(np.arange(30) // 5), lambda p, r: r.normal(size=6) - 3),
+    "logistic-per-feature": (lambda: _logistic("per_feature"), lambda p, r: r.normal(size=30) - 3),
+    "kernel-ridge-ard": (lambda: _kernel(), lambda p, r: np.r_[r.normal(size=10) + 1.0, -1.0]),
+    "kernel-ridge-shared": (lambda: _kernel("shared"), lambda p, r: np.array([1.2, -2.0])),
+}
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg", "neumann"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hypergradient_matches_central_finite_differences(case, solver):
+    make, start = CASES[case]
+    problem = make()
+    log_hyper = start(problem, np.random.default_rng(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HypergradientWarning)
+        value, grad, _w, _q = problem.hypergradient(log_hyper, solver=solver, neumann_terms=20000)
+    assert grad.shape == (problem.n_hyper,)
+    assert value == pytest.approx(problem.validation(problem.solve(log_hyper), log_hyper)[0])
+    assert _rel(grad, _fd(problem, log_hyper)) < 1e-4
+
+
+def test_one_feature_ridge_hypergradient_has_its_closed_form():
+    # w(λ) = s_xy / (s_xx + λ), V(λ) = mean((x_v w - y_v)^2): dV/dlog λ = λ V'(λ)
+    rng = np.random.default_rng(3)
+    x, xv = rng.normal(size=(40, 1)), rng.normal(size=(25, 1))
+    y, yv = 1.5 * x[:, 0] + rng.normal(size=40), 1.5 * xv[:, 0] + rng.normal(size=25)
+    problem = RidgeProblem(x, y, xv, yv, penalty="shared", fit_intercept=False)
+    lam = 0.7
+    sxy, sxx = x[:, 0] @ y / 40, x[:, 0] @ x[:, 0] / 40
+    w = sxy / (sxx + lam)
+    dw = -sxy / (sxx + lam) ** 2
+    dv = np.mean(2 * (xv[:, 0] * w - yv) * xv[:, 0]) * dw
+    _value, grad, w_hat, _ = problem.hypergradient(np.log([lam]))
+    assert w_hat[0] == pytest.approx(w, rel=1e-12)
+    assert grad[0] == pytest.approx(lam * dv, rel=1e-10)
+
+
+def test_neumann_series_warns_when_too_short_for_the_conditioning():
+    h = np.diag([1.0, 1e-3])
+    with pytest.warns(HypergradientWarning, match="too few for this Hessian"):
+        q = solve_hessian(np.ones(2), lambda v: h @ v, solver="neumann", neumann_terms=20)
+    assert q[1] < 100  # truncated: far from the true 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HypergradientWarning)
+        q = solve_hessian(np.ones(2), lambda v: h @ v, solver="neumann", neumann_terms=40000)
+    assert q == pytest.approx([1.0, 1000.0], rel=1e-6)
+
+
+def test_linear_solves_agree_and_cg_warns_when_it_cannot_converge():
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(8, 8))
+    h = m @ m.T + 0.5 * np.eye(8)
+    b = rng.normal(size=8)
+    exact = solve_hessian(b, lambda v: h @ v, hessian=lambda: h)
+    assert solve_hessian(b, lambda v: h @ v, solver="cg") == pytest.approx(exact, rel=1e-8)
+    with pytest.warns(HypergradientWarning, match="did not reach"):
+        solve_hessian(b, lambda v: h @ v, solver="cg", maxiter=2)
+    with pytest.raises(ValueError, match="needs the dense Hessian"):
+        solve_hessian(b, lambda v: h @ v, solver="exact")
+    with pytest.raises(ValueError, match="solver must be one of"):
+        solve_hessian(b, lambda v: h @ v, solver="lu")
+
+
+def test_outer_loop_lowers_validation_loss_with_warm_starts_and_records_its_path():
+    problem = _logistic("per_feature")
+    res = hyperoptimize(problem, np.full(30, -2.0), n_steps=15, lr=0.3, solver="cg")
+    values = [h["value"] for h in res.history]
+    assert len(values) == 15 and res.value == min(values) < values[0]
+    assert res.hyper == pytest.approx(np.exp(res.log_hyper))
+    assert problem.validation(res.w, res.log_hyper)[0] == pytest.approx(res.value)
+
+
+def test_guard_split_chooses_the_kept_iterate_and_stops_the_run():
+    x, y = load_breast_cancer(return_X_y=True)
+    x = scale(x)
+    problem = LogisticProblem(x[:120], y[:120], x[120:200], y[120:200], penalty="per_feature")
+    xg, yg = x[200:400], y[200:400]
+
+    def guard(w, lam):
+        return problem.loss(w, lam, xg, yg)
+
+    res = hyperoptimize(problem, np.full(30, -3.0), n_steps=60, lr=0.5, guard=guard, patience=5)
+    guards = [h["guard"] for h in res.history]
+    assert res.guard_value == min(guards)
+    assert res.guard_value == pytest.approx(guard(res.w, res.log_hyper))
+    assert res.stopped_early and len(res.history) < 60
+    best_step = int(np.argmin(guards))
+    assert len(res.history) == best_step + 6
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_steps": 0}, "n_steps must be an integer >= 1"),
+        ({"lr": -1.0}, "lr must be > 0"),
+        ({"solver": "lu"}, "solver must be one of"),
+        ({"bounds": (3, 1)}, "low < high"),
+        ({"log_hyper0": [0.0, 1.0]}, "must hold 6 finite values"),
+        ({"log_hyper0": [np.nan]}, "finite values"),
+        ({"patience": 0}, "patience must be an integer"),
+    ],
+)
+def test_outer_loop_rejects_bad_input(kwargs, match):
+    problem = _ridge()
+    kwargs = {"log_hyper0": np.zeros(6), **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match):
+        hyperoptimize(problem, **kwargs)
+    with pytest.raises(TypeError, match="BilevelProblem"):
+        hyperoptimize(object(), np.zeros(1))
+
+
+def test_problems_validate_their_data():
+    x = np.zeros((5, 2))
+    with pytest.raises(ValueError, match="2-d array"):
+        RidgeProblem(np.zeros(5), np.zeros(5), x, np.zeros(5))
+    with pytest.raises(ValueError, match="NaN"):
+        RidgeProblem(np.full((5, 2), np.nan), np.zeros(5), x, np.zeros(5))
+    with pytest.raises(ValueError, match="features"):
+        RidgeProblem(x, np.zeros(5), np.zeros((5, 3)), np.zeros(5))
+    with pytest.raises(ValueError, match="0/1 labels"):
+        LogisticProblem(x, np.arange(5), x, np.zeros(5))
+    with pytest.raises(ValueError, match="one group id per feature"):
+        penalty_groups([0, 1, 2], 2)
+    with pytest.raises(ValueError, match="'shared', 'per_feature'"):
+        penalty_groups("each", 2)
+    with pytest.raises(ValueError, match="lengthscale"):
+        KernelRidgeProblem(x, np.zeros(5), x, np.zeros(5), lengthscale="ard")
+    assert issubclass(KernelRidgeProblem, BilevelProblem)
