@@ -267,3 +267,29 @@ def test_bohb_records_the_budget_model_proposals():
     kinds = {t.system_attrs.get("sampler") for t in study.trials if t.system_attrs.get("bohb") != "random"}
     assert "tpe" in kinds  # some proposals came from the model fitted at a budget
     assert study.pruner.resources(study.history) == (1.0, 27.0)
+
+
+@pytest.mark.parametrize("direction", [Direction.MINIMIZE, Direction.MAXIMIZE])
+def test_incremental_decisions_match_a_fresh_pruner(direction):
+    # The pruners keep a matrix of intermediate values that refreshes only changed trials;
+    # after reports arrive (also at steps between known ones), decisions equal a fresh pruner's.
+    rng = np.random.default_rng(1)
+    h = _history({i: {s: float(rng.normal()) for s in range(2, 20, 2)} for i in range(12)}, directions=(direction,))
+    for i in range(10):
+        _complete(h, i, 0.0)
+    makers = [
+        lambda: SuccessiveHalvingPruner(min_resource=1, reduction_factor=2),
+        lambda: MedianPruner(n_startup_trials=2),
+        lambda: PercentilePruner(30, n_startup_trials=2),
+    ]
+    kept = [m() for m in makers]
+    for p in kept:
+        [p.decide(h, t) for t in h.trials]
+    seq = h.version
+    for step in (3, 7, 21):  # new steps: columns inserted before, between and after the known ones
+        for n in (10, 11):
+            seq += 1
+            h.apply([(seq, Event(EventKind.REPORT, n, {"step": step, "value": float(rng.normal())}))])
+        for make, p in zip(makers, kept):
+            fresh = make()
+            assert [p.decide(h, t) for t in h.trials] == [fresh.decide(h, t) for t in h.trials]
