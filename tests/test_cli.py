@@ -204,3 +204,33 @@ def test_worker_joins_a_study_started_by_tune(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert [t.number for t in hyperdial.load_study("knn", storage).trials] == list(range(5))
     assert main(["worker", "--storage", storage, "--study", "nope", "--config", str(cfg_path)]) == 2
+
+
+def test_plot_and_report_commands(tmp_path, capsys):
+    pytest.importorskip("plotly", reason="the plot extra is not installed: pip install -e '.[plot]'")
+    cfg = write(tmp_path / "knn.yaml", knn_config(tmp_path, budget={"n_trials": 6}))
+    assert main(["tune", str(cfg), "--no-progress", "--quiet"]) == 0
+    storage = f"sqlite:///{tmp_path / 'h.db'}"
+    png, svg, html = tmp_path / "h.png", tmp_path / "s.svg", tmp_path / "c.html"
+    assert main(["plot", "knn", "history", "-o", str(png), "--storage", storage]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and f"wrote {png}" in capsys.readouterr().err
+    assert main(["plot", "knn", "slice", "-o", str(svg), "--storage", storage, "--params", "n_neighbors"]) == 0
+    assert svg.read_text().lstrip().startswith("<?xml")
+    assert main(["plot", "knn", "importance", "-o", str(html), "--storage", storage, "--method", "ped-anova"]) == 0
+    assert "PED-ANOVA" in html.read_text()
+    assert main(["plot", "knn", "validation_curve", "-o", str(png), "--storage", storage, "--params", "weights"]) == 0
+    report = tmp_path / "report.html"
+    assert main(["report", "knn", "-o", str(report), "--storage", storage, "--quiet"]) == 0
+    text = report.read_text()
+    assert "Validation curve: n_neighbors" in text and "Study knn" in text
+    capsys.readouterr()
+    # Bad input exits 2 with a message naming the problem.
+    assert main(["plot", "knn", "history", "-o", str(tmp_path / "h.jpg"), "--storage", storage]) == 2
+    assert "use a .png, .svg, .pdf or .html" in capsys.readouterr().err
+    assert main(["plot", "knn", "slice", "-o", str(png), "--storage", storage, "--params", "depth"]) == 2
+    assert "['depth'] not in study" in capsys.readouterr().err
+    assert main(["plot", "knn", "pareto", "-o", str(png), "--storage", storage]) == 2
+    assert main(["plot", "knn", "validation_curve", "-o", str(png), "--storage", storage]) == 2
+    assert main(["plot", "nope", "history", "-o", str(png), "--storage", storage]) == 2
+    assert main(["plot", "knn", "histogram", "-o", str(png), "--storage", storage]) == 2
+    assert main(["report", "knn", "-o", str(tmp_path / "r.pdf"), "--storage", storage]) == 2

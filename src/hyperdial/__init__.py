@@ -52,6 +52,10 @@ def __getattr__(name: str):
         from hyperdial.sklearn import cross_validate
 
         return cross_validate
+    if name in ("visualization", "importance"):  # subpackages, loaded on first use (no plotting library)
+        import importlib
+
+        return importlib.import_module(f"hyperdial.{name}")
     raise AttributeError(f"module 'hyperdial' has no attribute {name!r}")
 
 
@@ -111,6 +115,8 @@ __all__ = [
     "delete_study",
     "get_storage",
     "hypervolume",
+    "importance",
     "list_studies",
     "load_study",
+    "visualization",
 ]

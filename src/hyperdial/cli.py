@@ -260,6 +260,48 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Draw one plot of a stored study: PNG / SVG / PDF with matplotlib, HTML with plotly."""
+    from hyperdial import visualization as vis
+
+    study = _load(args.study, args.storage)
+    options: dict[str, Any] = {}
+    if args.target is not None:
+        options["target"] = args.target
+    if args.params:
+        options["params"] = [p.strip() for p in args.params.split(",") if p.strip()]
+    if args.kind == "importance" and args.method:
+        options["method"] = args.method
+    if args.kind == "validation_curve":
+        if not args.params or len(options["params"]) != 1:
+            raise _BadInput("plot validation_curve: name the parameter with --params NAME")
+        options["param"] = options.pop("params")[0]
+    try:
+        data = vis.KINDS[args.kind](study, **options)
+        path = vis.save(data, args.output)
+    except (ValueError, TypeError) as exc:
+        raise _BadInput(f"plot {args.kind}: {exc}") from None
+    except ImportError as exc:
+        raise _BadInput(str(exc)) from None
+    _say(args, f"wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one self-contained HTML report of a stored study."""
+    from hyperdial.visualization.report import write_report
+
+    study = _load(args.study, args.storage)
+    try:
+        path = write_report(study, args.output)
+    except ValueError as exc:
+        raise _BadInput(f"report: {exc}") from None
+    except ImportError as exc:
+        raise _BadInput(str(exc)) from None
+    _say(args, f"wrote {path}")
+    return 0
+
+
 def _say(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "quiet", False):
         print(text, file=sys.stderr)
@@ -316,6 +358,26 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--no-progress", action="store_true")
     w.add_argument("--quiet", action="store_true")
     w.set_defaults(func=cmd_worker)
+
+    from hyperdial.visualization import KINDS
+
+    pl = sub.add_parser("plot", help="draw one plot of a study (PNG, SVG or PDF; HTML is interactive)")
+    pl.add_argument("study")
+    pl.add_argument("kind", choices=sorted(KINDS))
+    pl.add_argument("-o", "--output", required=True, help="file.png, file.svg, file.pdf or file.html")
+    pl.add_argument("--storage", default=DEFAULT_STORAGE)
+    pl.add_argument("--target", type=int, help="objective index, for a study with several objectives")
+    pl.add_argument("--params", help="comma-separated parameters to show (validation_curve: the one parameter)")
+    pl.add_argument("--method", choices=["fanova", "ped-anova"], help="importance method (default fanova)")
+    pl.add_argument("--quiet", action="store_true")
+    pl.set_defaults(func=cmd_plot)
+
+    r = sub.add_parser("report", help="one self-contained HTML report: best trials, plots, importance, environment")
+    r.add_argument("study")
+    r.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
+    r.add_argument("--storage", default=DEFAULT_STORAGE)
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=cmd_report)
     return p
 
 

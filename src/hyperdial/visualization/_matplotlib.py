@@ -192,7 +192,8 @@ def _importance(d: ImportanceData) -> Any:
     fig = _figure(7, 0.45 * len(d.names) + 1.8)
     ax = fig.add_subplot()
     y = np.arange(len(d.names))[::-1]
-    ax.barh(y, d.importances, xerr=d.std, color="#1f77b4", capsize=3 if d.std is not None else 0)
+    xerr = None if d.std is None else np.vstack([np.minimum(d.std, d.importances), d.std])  # never below 0
+    ax.barh(y, d.importances, xerr=xerr, color="#1f77b4", capsize=3 if d.std is not None else 0)
     ax.set_yticks(y, d.names)
     for yi, v in zip(y, d.importances):
         ax.text(v, yi, f" {v:.1%}", va="center", fontsize=8)

@@ -218,7 +218,15 @@ def _contour(d: ContourData) -> Any:
 
 def _importance(d: ImportanceData) -> Any:
     go = _go()
-    err = None if d.std is None else {"type": "data", "array": d.std[::-1]}
+    # The spread over trees, clipped at zero (an importance is never negative).
+    err = None
+    if d.std is not None:
+        err = {
+            "type": "data",
+            "symmetric": False,
+            "array": d.std[::-1],
+            "arrayminus": np.minimum(d.std, d.importances)[::-1],
+        }
     fig = go.Figure(
         go.Bar(
             x=d.importances[::-1],
