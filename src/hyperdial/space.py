@@ -638,6 +638,12 @@ def distribution_from_dict(spec: Mapping[str, Any], where: str = "distribution")
         raise type(exc)(f"{where}: {exc}") from None
 
 
+def _is_schedule(spec: Any) -> bool:
+    return getattr(spec, "_hyperdial_schedule", False) is True or (
+        isinstance(spec, Mapping) and str(spec.get("type", "")).lower() == "schedule"
+    )
+
+
 class _Fixed:
     """A constant that a :class:`SearchSpace` adds to every configuration."""
 
@@ -681,6 +687,12 @@ class SearchSpace:
             raise TypeError(
                 f"SearchSpace: params must be a mapping of name to distribution, got {type(params).__name__}"
             )
+        # Schedules (hyperdial.schedules) expand into ordinary "<name>.<field>" parameters.
+        self.schedules: dict[str, Any] = {}
+        if any(_is_schedule(spec) for spec in params.values()):
+            from hyperdial.schedules import expand_schedules
+
+            params, self.schedules = expand_schedules(params)
         self.dists: dict[str, Distribution] = {}
         self.constants: dict[str, Any] = {}
         self.conditions: dict[str, dict[str, tuple]] = {}
@@ -791,7 +803,10 @@ class SearchSpace:
     # -- (de)serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        expanded = {sub for name, fam in self.schedules.items() for sub in fam.expand(name)}
         for name, dist in self.dists.items():
+            if name in expanded:
+                continue
             d = dist.to_dict()
             if name in self.conditions:
                 d["when"] = {p: list(v) for p, v in self.conditions[name].items()}
@@ -801,6 +816,8 @@ class SearchSpace:
             if name in self.constant_conditions:
                 d["when"] = {p: list(v) for p, v in self.constant_conditions[name].items()}
             out[name] = d
+        for name, fam in self.schedules.items():
+            out[name] = fam.to_dict()
         return out
 
     @classmethod

@@ -316,6 +316,21 @@ class Trial:
             raise TypeError(f"suggest({name!r}): expected a Distribution such as Float(0, 1), got {distribution!r}")
         return self._suggest(name, distribution)
 
+    def suggest_schedule(self, name: str, schedule: Any) -> Any:
+        """Suggest a schedule (``hyperdial.schedules.WarmupCosine(...)``, ...) as ``"<name>.<field>"`` parameters.
+
+        Returns the :class:`~hyperdial.schedules.ScheduledValue`: call it with a step.
+
+        Example:
+            >>> from hyperdial.schedules import Exponential
+            >>> def objective(trial):
+            ...     lr = trial.suggest_schedule("lr", Exponential(Float(1e-3, 1e-1, log=True), total_steps=100))
+            ...     return sum(lr(s) for s in range(100))
+        """
+        from hyperdial.schedules import suggest_schedule
+
+        return suggest_schedule(self, name, schedule)
+
     def _suggest(self, name: str, dist: Distribution) -> Any:
         old = self._dists.get(name)
         if old is not None:
