@@ -35,11 +35,15 @@ if TYPE_CHECKING:
 __all__ = [
     "CONSTRAINTS_ATTR",
     "ConstraintUnsatisfiable",
+    "FeasibilityModel",
     "check_constraint_values",
     "check_param_constraint",
+    "constrained_proposal",
     "constraint_name",
     "feasible_first",
     "is_feasible",
+    "outcome_constraints_event",
+    "propose_feasible",
     "satisfies",
     "violations",
 ]
@@ -175,3 +179,211 @@ def feasible_first(history: History, numbers: np.ndarray, ordered: np.ndarray) -
     inf_idx = np.flatnonzero(v > 0)
     infeasible = ordered[inf_idx[np.argsort(v[inf_idx], kind="stable")]]
     return np.concatenate([feas, infeasible])
+
+
+# Redraws use streams of the trial far above the ones define-by-run suggestions use.
+_REDRAW_STREAM = 1 << 20
+# Redraws asked of the sampler itself (a model-based one refits each time: keep it small).
+_SAMPLER_REDRAWS = 2
+# Then moves around the sampler's first choice with a growing radius, then uniform draws.
+_LOCAL_REDRAWS = 40
+
+
+def _local_move(space: Any, u0: np.ndarray, radius: float, rng: np.random.Generator) -> np.ndarray:
+    """A point near ``u0`` on the unit cube: Gaussian steps on ordered parameters, and each
+    unordered (categorical) parameter switched to a random category with probability ``radius``."""
+    u = np.clip(u0 + rng.normal(0.0, radius, len(u0)), 0.0, 1.0)
+    for j, name in enumerate(space.names):
+        if type(space.dists[name]).__name__ == "Categorical":
+            u[j] = rng.random() if rng.random() < radius else u0[j]
+    return u
+
+
+def propose_feasible(
+    study: Any, view: History, number: int, space: Any, first: Any, fixed: Mapping[str, Any] | None
+) -> Any:
+    """A proposal whose parameters (with ``fixed`` applied) satisfy ``study.param_constraint``.
+
+    The sampler's own proposal is kept when it is admissible. Otherwise, on fresh random
+    streams of the same trial (so a seeded study stays reproducible):
+
+    1. the sampler is asked again, at most ``_SAMPLER_REDRAWS`` (2) times, or until it repeats
+       itself (grid and quasi-random samplers propose the same point whatever the stream);
+    2. points near its first choice are tried with a radius growing from 2 % to about 80 % of
+       the unit cube (``_LOCAL_REDRAWS``, 40), which keeps what the model wanted where the
+       feasible region allows: the nearest admissible configuration it finds;
+    3. then points drawn uniformly over the space, up to ``study.max_redraws`` attempts in all.
+
+    Points of steps 2-3 keep the first proposal's bookkeeping (its claim, generation slot), so a
+    grid cell or a sequence point that violates the constraint is used up by an admissible point
+    instead of blocking the sampler. The trial records ``constraint_redraws`` (and
+    ``constraint_fallback``: ``"local"`` or ``"uniform"``).
+
+    Raises:
+        ConstraintUnsatisfiable: every attempt violated the constraint.
+    """
+    from hyperdial.samplers.base import Proposal
+
+    fn = study.param_constraint
+
+    def finalize(params: dict[str, Any]) -> dict[str, Any]:
+        return study._apply_fixed(space, params, fixed) if fixed else params
+
+    params = finalize(first.params)
+    if satisfies(fn, params):
+        return first
+    prev = params
+    stuck = False
+    u0 = space.encode(params)
+    local = 0
+    for attempt in range(1, study.max_redraws + 1):
+        rng = study._streams.get(number, _REDRAW_STREAM + attempt)
+        if attempt <= _SAMPLER_REDRAWS and not stuck:
+            out = study.sampler.sample(view, space, rng)
+            cand = out if isinstance(out, Proposal) else Proposal(out)
+            params = finalize(cand.params)
+            stuck = params == prev
+            prev = params
+            if not stuck:
+                if satisfies(fn, params):
+                    return Proposal(params, {**cand.attrs, "constraint_redraws": attempt}, cand.claim)
+                continue
+        if local < _LOCAL_REDRAWS and space.dim:
+            radius = 0.02 * 1.1**local
+            local += 1
+            base = np.where(np.isnan(u0), rng.random(len(u0)), u0)
+            params, how = finalize(space.decode(_local_move(space, base, radius, rng))), "local"
+        else:
+            params, how = finalize(space.decode(rng.random(space.dim))), "uniform"
+        if satisfies(fn, params):
+            attrs = {**first.attrs, "constraint_redraws": attempt, "constraint_fallback": how}
+            return Proposal(params, attrs, first.claim)
+    where = f" with fixed values {dict(fixed)!r}" if fixed else ""
+    raise ConstraintUnsatisfiable(
+        f"param_constraint {constraint_name(fn)} rejected {study.max_redraws + 1} proposals for trial {number}{where} "
+        "(the sampler's own, nearby and uniform draws over the space); it seems unsatisfiable: check that it holds "
+        "for some configuration of the space, or enlarge the region where it holds"
+    )
+
+
+class FeasibilityModel:
+    """Probability of feasibility from one Gaussian process per outcome constraint.
+
+    Constrained Bayesian optimisation as in Gardner et al. 2014 ("Bayesian optimization with
+    inequality constraints", ICML, eq. 5) and Gelbart, Snoek & Adams 2014: each constraint
+    ``c_k`` gets an independent GP; the acquisition is expected improvement over the best
+    feasible value times ``P(feasible) = prod_k Phi(-mu_k / sigma_k)`` (added in log space),
+    and before any trial is feasible the probability of feasibility alone is maximised.
+    The GP sampler builds one with :meth:`fit` and scores candidates with :meth:`log_pof`.
+    """
+
+    def __init__(self, models: list[tuple[Any, float, float]], feasible: np.ndarray) -> None:
+        self.models = models  # (fitted GP on standardised values, mean, scale)
+        self.feasible = feasible  # trial numbers that are feasible
+
+    @classmethod
+    def fit(
+        cls,
+        history: History,
+        done: np.ndarray,
+        encode: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+        space: Any,
+        model_cls: Any,
+        rng: np.random.Generator,
+        max_observations: int = 500,
+    ) -> FeasibilityModel | None:
+        """Fit the constraint GPs on the COMPLETE trials ``done``; ``None`` when none has constraints."""
+        rows = [(int(n), (history.trials[n]._system or {}).get(CONSTRAINTS_ATTR)) for n in done]
+        rows = [(n, c) for n, c in rows if c]
+        if not rows:
+            return None
+        rows = rows[-max_observations:]
+        k = max(len(c) for _, c in rows)
+        models = []
+        for j in range(k):
+            sel = [(n, c[j]) for n, c in rows if len(c) > j]
+            if len(sel) < 2:
+                continue
+            numbers = np.array([n for n, _ in sel])
+            y = np.array([v for _, v in sel], dtype=float)
+            mu, scale = float(y.mean()), float(y.std()) or 1.0
+            X, C = encode(history.matrix(space, numbers))
+            m = model_cls(X, C, (y - mu) / scale)
+            m.fit(None, rng, restarts=1)  # one L-BFGS-B run from the default start: a model per constraint per ask
+            models.append((m, mu, scale))
+        v = violations(history, done)
+        return cls(models, done[v <= 0])
+
+    def log_pof(self, X: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """``log P(every constraint <= 0)`` at encoded points."""
+        from scipy.special import log_ndtr
+
+        out = np.zeros(len(X))
+        for m, mu, scale in self.models:
+            mean, sd = m.predict(X, C)
+            out += log_ndtr(((0.0 - mu) / scale - mean) / np.maximum(sd, 1e-12))
+        return out
+
+
+def constrained_proposal(
+    sampler: Any,
+    history: History,
+    model: Any,
+    space: Any,
+    layout: Any,
+    done: np.ndarray,
+    top: np.ndarray,
+    rng: np.random.Generator,
+    model_cls: Any,
+) -> np.ndarray | None:
+    """The GP sampler's point under outcome constraints: argmax of log EI + log P(feasible).
+
+    ``None`` when no COMPLETE trial carries constraints (the sampler then runs its usual
+    acquisition, untouched). The incumbent is the lowest posterior mean among feasible trials;
+    with none feasible yet, the probability of feasibility alone is maximised (Gelbart et al. 2014).
+    The maximisation is over the sampler's candidate set (Sobol' points and perturbations of the
+    best trials), without the gradient refinement of the unconstrained path.
+    """
+    import warnings
+
+    feas = FeasibilityModel.fit(
+        history, done, lambda U: sampler._encode(U, space, layout), space, model_cls, rng, sampler.max_observations
+    )
+    if feas is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Sobol's balance warning for n != 2**m
+        cand = sampler._candidates(space, top, rng)
+    U = np.where(space.active_mask(cand), cand, np.nan) if space.conditions else cand
+    score = feas.log_pof(*sampler._encode(U, space, layout))
+    if len(feas.feasible):
+        mean, _ = model.predict(*sampler._encode(history.matrix(space, feas.feasible), space, layout))
+        score = score + sampler._score(model, cand, space, layout, float(mean.min()))
+    return cand[int(np.argmax(score))]
+
+
+def outcome_constraints_event(study: Any, trial: Any, number: int, values: Any) -> tuple[Any, str | None]:
+    """Evaluate ``study.constraints_func`` on the trial about to complete.
+
+    Returns ``(event, None)`` with the ATTRS event that stores the values, or ``(None, message)``
+    when the function raised or returned something other than finite numbers (the trial then
+    fails with that message rather than being stored as feasible by mistake).
+    """
+    from hyperdial.storages import Event, EventKind
+    from hyperdial.trial import TrialState
+
+    fn = study.constraints_func
+    frozen = study.sync().trials[number]
+    changes: dict[str, Any] = {"state": TrialState.COMPLETE, "values": None if values is None else tuple(values)}
+    if hasattr(trial, "_params"):
+        changes["_params"] = {**frozen._params, **trial._params}
+        changes["_dists"] = {**frozen._dists, **trial._dists}
+    pending = {k: v for kind, d in getattr(trial, "_pending", ()) if kind == "system" for k, v in d.items()}
+    if pending:
+        changes["_system"] = {**(frozen._system or {}), **pending}
+    try:
+        raw = fn(frozen._replace(**changes))
+        vals = check_constraint_values(raw, f"constraints_func {constraint_name(fn)}")
+    except Exception as exc:
+        return None, f"constraints_func {constraint_name(fn)} raised {type(exc).__name__}: {exc}"
+    return Event(EventKind.ATTRS, number, {"system": {CONSTRAINTS_ATTR: vals}}), None

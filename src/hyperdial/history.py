@@ -236,7 +236,7 @@ class History:
             dists = t._dists
             for name in [n for n, dist in inter.items() if dists.get(n) is not dist and dists.get(n) != dist]:
                 del inter[name]
-        if self.n_objectives == 1:
+        if self.n_objectives == 1 and t.feasible:  # infeasible trials never become the best
             if self._best is None:
                 self._best = t.number
             else:
@@ -461,8 +461,12 @@ class History:
         return None if self._best is None else self.trials[self._best]
 
     def best_trials(self) -> list[FrozenTrial]:
-        """The Pareto front of COMPLETE trials (for one objective: every trial tied for best)."""
+        """The Pareto front of feasible COMPLETE trials (for one objective: every trial tied for best)."""
+        from hyperdial.constraints import violations
+
         done = self.numbers(TrialState.COMPLETE)
+        if len(done):
+            done = done[violations(self, done) <= 0]
         if len(done) == 0:
             return []
         losses = self.losses(done)

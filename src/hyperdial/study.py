@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperdial.constraints import ConstraintUnsatisfiable, check_param_constraint
 from hyperdial.environment import capture_environment
 from hyperdial.history import History
 from hyperdial.pruners import Decision, NopPruner, Pruner, get_pruner
@@ -167,6 +168,9 @@ class Study:
         self._last_reap = 0.0
         self._worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._snapshot_version = 0
+        self.param_constraint: Callable[[Mapping[str, Any]], bool] | None = None  # see hyperdial.constraints
+        self.constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None
+        self.max_redraws = 100
         self.sampler.bind(seed)
         self.sync()
 
@@ -317,14 +321,20 @@ class Study:
 
     @property
     def best_trial(self) -> FrozenTrial:
-        """The COMPLETE trial with the best value (single objective)."""
+        """The feasible COMPLETE trial with the best value (single objective)."""
         if len(self.directions) != 1:
             raise ValueError(
                 f"best_trial is for one objective; this study has {len(self.directions)}: use best_trials "
                 "(the Pareto front)"
             )
-        best = self.sync().best_trial
+        h = self.sync()
+        best = h.best_trial
         if best is None:
+            if h.count(TrialState.COMPLETE):
+                raise ValueError(
+                    f"study {self.name!r} has no feasible COMPLETE trial yet: every one violates an outcome "
+                    "constraint (see FrozenTrial.constraints)"
+                )
             raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
         return best
 
@@ -338,7 +348,7 @@ class Study:
 
     @property
     def best_trials(self) -> list[FrozenTrial]:
-        """The Pareto front of COMPLETE trials (for one objective, every trial tied for best)."""
+        """The Pareto front of feasible COMPLETE trials (for one objective, every trial tied for best)."""
         return self.sync().best_trials()
 
     # -- distributions (cached so repeated suggestions skip validation) --------------------------
@@ -445,7 +455,7 @@ class Study:
         proposal_values: dict[str, Any] = {}
         claim = None
         if space is not None:
-            prop = self._propose(view, n, space, assigned)
+            prop = self._propose(view, n, space, assigned, fixed)
             params = self._apply_fixed(space, prop.params, fixed) if fixed else prop.params
             dists = {name: space.dists[name] for name in params if name in space.dists}
             system.update(prop.attrs)
@@ -464,10 +474,17 @@ class Study:
         self._views[n] = view
         return trial
 
-    def _propose(self, h: History, number: int, space: SearchSpace, attrs: dict[str, Any]) -> Proposal:
+    def _propose(
+        self, h: History, number: int, space: SearchSpace, attrs: dict[str, Any], fixed: Mapping[str, Any] | None = None
+    ) -> Proposal:
         view = self.pruner.sampler_view(h, attrs)
         out = self.sampler.sample(view, space, self._streams.get(number, 0))
-        return out if isinstance(out, Proposal) else Proposal(out)
+        prop = out if isinstance(out, Proposal) else Proposal(out)
+        if self.param_constraint is not None and space is self.space:
+            from hyperdial.constraints import propose_feasible
+
+            prop = propose_feasible(self, view, number, space, prop, fixed)
+        return prop
 
     def _create(
         self, h: History, fixed: Mapping[str, Any] | None, space: SearchSpace | None, require: tuple
@@ -478,7 +495,7 @@ class Study:
         given: dict[str, Any] = {}
         proposal_values: dict[str, Any] = {}
         if space is not None:
-            prop = self._propose(h, number, space, system)
+            prop = self._propose(h, number, space, system, fixed)
             params = self._apply_fixed(space, prop.params, fixed) if fixed else prop.params
             dists = {n: space.dists[n] for n in params if n in space.dists}
         else:
@@ -554,8 +571,18 @@ class Study:
         dists: dict[str, Distribution] = {}
         proposal_values: dict[str, Any] = {}
         if space is not None:
-            prop = self._propose(h, number, space, dict(t._system or {}))
-            params = self._apply_fixed(space, prop.params, space.validate(given, partial=True, where="enqueued"))
+            given = space.validate(given, partial=True, where="enqueued")
+            try:
+                prop = self._propose(h, number, space, dict(t._system or {}), given)
+            except ConstraintUnsatisfiable as exc:
+                # An enqueued configuration that cannot satisfy the constraint must not block the queue.
+                failed = {"state": int(TrialState.FAILED), "reason": str(FailReason.INVALID_VALUE), "message": str(exc)}
+                with contextlib.suppress(PreconditionFailed):
+                    waiting = [StateIn(number, (TrialState.WAITING,))]
+                    self._storage.append(self._info.id, [Event(EventKind.STATE, number, failed)], waiting)
+                warnings.warn(f"enqueued trial {number} failed: {exc}", stacklevel=3)
+                return None
+            params = self._apply_fixed(space, prop.params, given)
             dists = {n: space.dists[n] for n in params if n in space.dists}
             given = {}
             events.append(Event(EventKind.PARAMS, number, {"params": params, "dists": dists}))
@@ -779,6 +806,15 @@ class Study:
     ) -> FrozenTrial:
         number = trial.number if isinstance(trial, Trial) else trial
         events = self._drain(trial) if isinstance(trial, Trial) else []
+        if state == TrialState.COMPLETE and self.constraints_func is not None:
+            from hyperdial.constraints import outcome_constraints_event
+
+            ev, err = outcome_constraints_event(self, trial, number, values)
+            if err is None:
+                events.append(ev)
+            else:
+                warnings.warn(f"trial {number} failed: {err}", stacklevel=3)
+                state, values, reason, message = TrialState.FAILED, None, FailReason.ERROR, err
         data: dict[str, Any] = {"state": int(state)}
         if state == TrialState.PRUNED and values is None and len(self.directions) == 1:
             last = self._history.trials[number]
@@ -840,6 +876,18 @@ class Study:
         space = self.space
         params = space.validate(params, partial=True, where="enqueue_trial") if space is not None else dict(params)
         check_json(params, "enqueue_trial(params)")
+        if self.param_constraint is not None and space is not None:
+            from hyperdial.constraints import constraint_name, satisfies
+
+            try:
+                full = space.validate(params)
+            except ValueError:
+                full = None  # partial: the missing values are drawn (and checked) when a worker claims it
+            if full is not None and not satisfies(self.param_constraint, full):
+                raise ValueError(
+                    f"enqueue_trial: {dict(params)!r} violates param_constraint "
+                    f"{constraint_name(self.param_constraint)}; nothing was enqueued"
+                )
         if skip_if_exists:
             for t in self.sync().trials:
                 mine = dict(t._params) or (t._system or {}).get("fixed_params", {})
@@ -932,7 +980,9 @@ class Study:
 
         pd = require("pandas", "pandas")
         rows = []
-        for t in self.sync().trials:
+        trials = self.sync().trials
+        with_constraints = any(t._system and "constraints" in t._system for t in trials)
+        for t in trials:
             row: dict[str, Any] = {}
             if "number" in attrs:
                 row["number"] = t.number
@@ -944,6 +994,9 @@ class Study:
                         row[f"values_{i}"] = t.values[i] if t.values else np.nan
             if "state" in attrs:
                 row["state"] = t.state.name
+                if with_constraints:
+                    row["feasible"] = t.feasible
+                    row["constraints"] = t.constraints
             if "params" in attrs:
                 for k, v in t._params.items():
                     row[f"params_{k}"] = v
@@ -995,6 +1048,8 @@ def create_study(
     heartbeat_interval: float | None = None,
     grace_period: float | None = None,
     max_retries: int = 0,
+    param_constraint: Callable[[Mapping[str, Any]], bool] | None = None,
+    constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
 ) -> Study:
     """Create a study (or load it with ``load_if_exists=True``).
 
@@ -1017,6 +1072,11 @@ def create_study(
             (worker lost) by the next worker that asks for a trial (default: 4 intervals).
         max_retries: Re-queue a lost trial with the same parameters up to this many times;
             the new trial records ``retry_of`` and ``retry_count``.
+        param_constraint: ``f(params) -> bool`` that every proposed configuration must satisfy
+            (needs a declared ``space``); violating proposals are redrawn, so no trial ever
+            violates it (see :mod:`hyperdial.constraints`). Not stored: pass it again on loading.
+        constraints_func: ``f(frozen_trial) -> [c1, c2, ...]``, outcome constraints evaluated when a
+            trial completes, feasible when every value is <= 0 (like ``trial.set_constraints``).
 
     Example:
         >>> import hyperdial
@@ -1027,6 +1087,9 @@ def create_study(
     dirs = _parse_directions(direction, directions)
     seed = _check_seed(seed)
     heartbeat = _heartbeat_settings(heartbeat_interval, grace_period, max_retries)
+    param_constraint, constraints_func = _constraint_settings(param_constraint, constraints_func)
+    if param_constraint is not None and space is None and not load_if_exists:
+        raise ValueError(_NEEDS_SPACE)
     st = get_storage(storage)
     samp = get_sampler(sampler)
     prun = get_pruner(pruner)
@@ -1054,6 +1117,9 @@ def create_study(
             _check_space(study, space, allow_space_change)
         if heartbeat is not None and study.heartbeat_settings != heartbeat:
             study._set_system_attrs({"heartbeat": heartbeat})
+        if param_constraint is not None and study.space is None:
+            raise ValueError(_NEEDS_SPACE) from None
+        study.param_constraint, study.constraints_func = param_constraint, constraints_func
         return study
     actual_seed = seed if seed is not None else secrets.randbits(32)
     system: dict[str, Any] = {
@@ -1068,7 +1134,25 @@ def create_study(
     if heartbeat is not None:
         system["heartbeat"] = heartbeat
     st.append(info.id, [Event(EventKind.STUDY, -1, {"system": system})])
-    return Study(st, info, samp, prun, actual_seed)
+    study = Study(st, info, samp, prun, actual_seed)
+    study.param_constraint, study.constraints_func = param_constraint, constraints_func
+    return study
+
+
+_NEEDS_SPACE = (
+    "param_constraint needs a declared search space (create_study(space=...)): a define-by-run objective draws "
+    "its parameters one at a time, after the proposal could be checked"
+)
+
+
+def _constraint_settings(param_constraint: Any, constraints_func: Any) -> tuple:
+    param_constraint = check_param_constraint(param_constraint)
+    if constraints_func is not None and not callable(constraints_func):
+        raise TypeError(
+            f"constraints_func must be a callable taking a FrozenTrial and returning a sequence of numbers "
+            f"(feasible when all <= 0), got {constraints_func!r}"
+        )
+    return param_constraint, constraints_func
 
 
 def _heartbeat_settings(interval: Any, grace: Any, retries: Any) -> dict[str, Any] | None:
@@ -1118,8 +1202,13 @@ def load_study(
     sampler: str | Sampler | None = None,
     pruner: str | Pruner | None = None,
     seed: int | None = None,
+    param_constraint: Callable[[Mapping[str, Any]], bool] | None = None,
+    constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
 ) -> Study:
     """Open an existing study; the seed defaults to the stored one so a resumed run continues exactly.
+
+    ``param_constraint`` and ``constraints_func`` are as in :func:`create_study` (callables are
+    not stored with the study, so pass them again).
 
     Raises:
         ValueError: no study of that name (the message lists the existing ones).
@@ -1140,6 +1229,10 @@ def load_study(
     stored_seed = study._history.system_attrs.get("seed")
     if seed is None and stored_seed is not None:
         study._reseed(int(stored_seed))
+    param_constraint, constraints_func = _constraint_settings(param_constraint, constraints_func)
+    if param_constraint is not None and study.space is None:
+        raise ValueError(f"study {name!r} is define-by-run; " + _NEEDS_SPACE)
+    study.param_constraint, study.constraints_func = param_constraint, constraints_func
     return study
 
 

@@ -177,6 +177,18 @@ class FrozenTrial:
         return max(self._inter) if self._inter else None
 
     @property
+    def constraints(self) -> tuple[float, ...] | None:
+        """Outcome constraint values (feasible when every one is <= 0), ``None`` when none were given."""
+        cons = (self._system or {}).get("constraints")
+        return None if cons is None else tuple(cons)
+
+    @property
+    def feasible(self) -> bool:
+        """False when an outcome constraint value is > 0; True otherwise (also without constraints)."""
+        cons = (self._system or {}).get("constraints")
+        return not cons or all(c <= 0 for c in cons)
+
+    @property
     def datetime_start(self) -> _dt.datetime | None:
         return None if self.started is None else _dt.datetime.fromtimestamp(self.started)
 
@@ -455,6 +467,29 @@ class Trial:
 
     def set_system_attr(self, key: str, value: Any) -> None:
         self._pending.append(("system", {key: check_json(value, f"set_system_attr({key!r})")}))
+
+    def set_constraints(self, values: Sequence[float]) -> None:
+        """Record outcome constraint values for this trial: it is feasible when every one is <= 0.
+
+        Stored with the trial (``FrozenTrial.constraints``); feasibility-aware samplers (TPE, GP,
+        NSGA-II, GA, DE) prefer feasible trials and ``best_trial`` / ``best_trials`` return
+        feasible trials only. Infeasible trials stay stored and visible (``FrozenTrial.feasible``).
+
+        Example:
+            >>> import hyperdial
+            >>> study = hyperdial.create_study(seed=0)
+            >>> def objective(trial):
+            ...     x = trial.suggest_float("x", -2, 2)
+            ...     trial.set_constraints([0.5 - x])  # feasible when x >= 0.5
+            ...     return x**2
+            >>> study.optimize(objective, n_trials=30, show_progress=False)
+            >>> study.best_params["x"] >= 0.5
+            True
+        """
+        from hyperdial.constraints import CONSTRAINTS_ATTR, check_constraint_values
+
+        vals = check_constraint_values(values, f"trial {self.number}: set_constraints")
+        self._pending.append(("system", {CONSTRAINTS_ATTR: vals}))
 
     @property
     def user_attrs(self) -> Mapping[str, Any]:

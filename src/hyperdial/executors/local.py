@@ -207,6 +207,7 @@ def run_parallel(
         "pruner": study.pruner,
         "catch": catch,
         "deterministic": deterministic,
+        "constraints": (study.param_constraint, study.constraints_func, study.max_redraws),
     }
     payload = cloudpickle.dumps({**config, "stoppers": list(stoppers)})
     deadline = None if timeout is None else time.time() + timeout

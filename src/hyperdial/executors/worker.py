@@ -49,6 +49,7 @@ def worker_main(spec: WorkerSpec, index: int = 0) -> int:
     storage = _open_storage(spec.storage)
     study = load_study(spec.study_name, storage, sampler=cfg["sampler"], pruner=cfg["pruner"], seed=spec.seed)
     study._deterministic = cfg.get("deterministic", 0)
+    study.param_constraint, study.constraints_func, study.max_redraws = cfg.get("constraints", (None, None, 100))
     state = LoopState(study)
     ran = 0
     try:

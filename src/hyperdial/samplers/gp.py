@@ -34,6 +34,7 @@ from scipy.optimize import minimize
 from scipy.special import erfcx, log_ndtr, ndtr
 from scipy.stats import qmc
 
+from hyperdial.constraints import constrained_proposal
 from hyperdial.samplers.base import Proposal, Sampler
 from hyperdial.samplers.qmc import QMCSampler
 from hyperdial.space import Categorical, Distribution, SearchSpace
@@ -372,7 +373,10 @@ class GPSampler(Sampler):
             model.add_fantasies(*self._encode(Ur, space, layout))
             # The believed values count as observations: no improvement is expected where they sit.
             best_y = float(min(best_y, model.y.min()))
-        u = self._optimise_acquisition(model, space, layout, U[np.argsort(loss)[:5]], best_y, rng)
+        # Outcome constraints: expected improvement times the probability of feasibility (hyperdial.constraints).
+        u = constrained_proposal(self, history, model, space, layout, done, U[np.argsort(loss)[:5]], rng, _Model)
+        if u is None:
+            u = self._optimise_acquisition(model, space, layout, U[np.argsort(loss)[:5]], best_y, rng)
         return Proposal(space.decode(u), {"sampler": "gp"})
 
     def _model(

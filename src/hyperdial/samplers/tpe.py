@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from hyperdial.constraints import feasible_first
 from hyperdial.samplers.base import Proposal, Sampler
 from hyperdial.samplers.qmc import QMCSampler
 from hyperdial.space import Categorical, Distribution, SearchSpace
@@ -264,6 +265,7 @@ class TPESampler(Sampler):
             return self._ranking_cache[2]
         done = history.numbers(TrialState.COMPLETE)
         ordered = done[_order(history.losses(done))] if len(done) else done
+        ordered = feasible_first(history, done, ordered)  # infeasible trials go to the "bad" group
         if self.consider_pruned:
             pruned = history.numbers(TrialState.PRUNED)
             if len(pruned):
