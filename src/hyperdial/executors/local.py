@@ -35,6 +35,9 @@ __all__ = ["StorageServer", "connect_storage", "run_parallel"]
 
 logger = logging.getLogger("hyperdial")
 
+#: Seconds an interrupted driver waits for its workers to store their cancelled trials.
+CANCEL_WAIT = 30.0
+
 _EXPOSED = (
     "create_study",
     "get_study",
@@ -245,9 +248,21 @@ def run_parallel(
             if not pending:
                 break
     except KeyboardInterrupt:
-        study._set_system_attrs({"stop": token})
+        # Cancel: workers interrupt their running objectives, store those trials as FAILED
+        # (interrupted) and return; queued submissions are dropped. A second Ctrl-C stops waiting.
+        study._set_system_attrs({"stop": token, "cancel": token})
         for f in futures:
             f.cancel()
+        _, still = wait(futures, timeout=CANCEL_WAIT)
+        if still:
+            logger.warning(
+                "%d worker(s) still running %s s after the cancel; their trials stay RUNNING until they finish "
+                "(or, with heartbeats, until they are declared lost)",
+                len(still),
+                CANCEL_WAIT,
+            )
+        if own_pool:  # our processes: stop them now rather than leave them idle until the pool's timeout
+            pool.shutdown(wait=not still, kill_workers=bool(still))
         raise
     study.sync()
     return reason

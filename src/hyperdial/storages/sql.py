@@ -558,7 +558,23 @@ class SQLStorage(Storage):
 
     def set_blob(self, study_id: int, key: str, value: bytes | None) -> None:
         b = self._tables["blobs"]
-        with self._engine.begin() as conn:
-            conn.execute(b.delete().where(b.c.study_id == study_id, b.c.key == key))
-            if value is not None:
-                conn.execute(b.insert().values(study_id=study_id, key=key, value=bytes(value), updated=time.time()))
+        with self._auto.connect() as conn:
+            if value is None:
+                conn.execute(b.delete().where(b.c.study_id == study_id, b.c.key == key))
+                return
+            # One upsert: a delete-then-insert pair races with another writer of the same key.
+            row = {"study_id": study_id, "key": key, "value": bytes(value), "updated": time.time()}
+            if self._dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+
+                stmt = insert(b).values(row)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[b.c.study_id, b.c.key],
+                    set_={"value": stmt.excluded.value, "updated": stmt.excluded.updated},
+                )
+            else:
+                from sqlalchemy.dialects.mysql import insert
+
+                stmt = insert(b).values(row)
+                stmt = stmt.on_duplicate_key_update(value=stmt.inserted.value, updated=stmt.inserted.updated)
+            conn.execute(stmt)
