@@ -33,7 +33,7 @@ from hyperdial.samplers import (
 from hyperdial.schedulers import PBT
 from hyperdial.space import Categorical, Distribution, Fixed, Float, Int, SearchSpace
 from hyperdial.stopping import NoImprovement, Stopper, TargetValue, Timeout
-from hyperdial.storages import InMemoryStorage, SQLiteStorage, Storage, get_storage
+from hyperdial.storages import InMemoryStorage, JournalFileStorage, SQLiteStorage, Storage, get_storage
 from hyperdial.study import (
     MaxTrialsReached,
     StaleTrialError,
@@ -84,6 +84,7 @@ __all__ = [
     "History",
     "HyperbandPruner",
     "InMemoryStorage",
+    "JournalFileStorage",
     "Int",
     "MaxTrialsReached",
     "MedianPruner",
