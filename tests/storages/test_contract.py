@@ -171,3 +171,27 @@ def test_backends_agree_on_random_programs(program, durable):
         events = [(seq, int(e.kind), e.number, e.data) for seq, e in s.read(sid, 0)]
         outcomes.append((log, events))
     assert outcomes[0] == outcomes[1]
+
+
+def test_append_read_returns_the_write_and_what_the_caller_missed(storage):
+    sid = storage.create_study("s", ["minimize"]).id
+    storage.append(sid, [create()])
+    storage.append(sid, [create()])  # another worker's write, unseen by a reader at position 1
+    report = Event(EventKind.REPORT, 0, {"step": 0, "value": 0.5})
+    numbers, events = storage.append_read(sid, [create(), report], [StateIn(0, (TrialState.RUNNING,))], after=1)
+    assert numbers == [2]
+    assert [seq for seq, _ in events] == [2, 3, 4]
+    assert [(e.kind, e.number) for _, e in events] == [
+        (EventKind.CREATE, 1),
+        (EventKind.CREATE, 2),
+        (EventKind.REPORT, 0),
+    ]
+    assert events[-1][1].data == {"step": 0, "value": 0.5}
+    for require in ([StateIn(7, (TrialState.RUNNING,))], [MaxTrials(3)]):
+        with pytest.raises(PreconditionFailed):
+            storage.append_read(sid, [create()], require, after=0)
+    storage.append(sid, [create()], [Claim("k")])
+    with pytest.raises(PreconditionFailed, match="claim"):
+        storage.append_read(sid, [create()], [Claim("k")], after=0)
+    assert len(storage.read(sid, 0)) == 5  # the failed calls wrote nothing
+    assert storage.append_read(sid, [create()], after=5)[0] == [4]
