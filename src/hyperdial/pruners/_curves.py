@@ -64,16 +64,16 @@ class Curves:
         old = len(refs)
         refs.extend([_NONE] * (n - old))
         self.attrs.extend([None] * (n - old))
-        for i in [i for i, t in enumerate(trials) if t._inter is not refs[i]] if old else range(n):
-            t = trials[i]
-            refs[i] = t._inter
-            self.attrs[i] = t._system
-            self._refresh(i, t._inter)
-        if old:
-            for i in range(old, n):  # new rows without reports yet
-                if refs[i] is _NONE:
-                    refs[i] = trials[i]._inter
-                    self.attrs[i] = trials[i]._system
+        changed = [i for i, t in enumerate(trials) if t._inter is not refs[i]]
+        for i in range(old, n):
+            self.attrs[i] = trials[i]._system
+        if len(changed) > 32:
+            self._bulk(trials, changed)
+        else:
+            for i in changed:
+                self._refresh(i, trials[i]._inter)
+        for i in changed:
+            refs[i] = trials[i]._inter
         self._version = history.version
         return self
 
@@ -98,6 +98,38 @@ class Curves:
         self.C = np.insert(self.C, j, prev, axis=1)
         self.last[self.last >= j] += 1
         return j
+
+    def _bulk(self, trials: Any, rows: list[int]) -> None:
+        """Refresh many rows at once (a worker's first decision on a long study)."""
+        keys = []
+        for i in rows:
+            inter = trials[i]._inter
+            keys.append(np.fromiter(inter, dtype=np.int64, count=len(inter)) if inter else np.empty(0, np.int64))
+        union = np.unique(np.concatenate([np.asarray(self.steps, dtype=np.int64), *keys]))
+        if len(union) != len(self.steps):
+            # New steps: one rebuild of every column instead of one insertion per step.
+            pos = np.searchsorted(union, np.asarray(self.steps, dtype=np.int64))
+            V = np.full((self.V.shape[0], len(union)), np.nan)
+            V[:, pos] = self.V
+            self.V = V
+            self.steps = union.tolist()
+            self.C = np.fmin.accumulate(V, axis=1) if V.size else V.copy()
+            has = ~np.isnan(V)
+            self.last = np.where(has.any(axis=1), V.shape[1] - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+        idx = np.asarray(rows, dtype=np.int64)
+        self.V[idx] = np.nan
+        for i, k in zip(rows, keys):
+            if len(k):
+                vals = trials[i]._inter.values()
+                try:
+                    row_vals = np.fromiter(vals, dtype=float, count=len(k))
+                except (TypeError, ValueError):  # tuples (several objectives) count as missing
+                    row_vals = np.array([v if not isinstance(v, tuple) else np.nan for v in vals], dtype=float)
+                self.V[i, np.searchsorted(union, k)] = row_vals * self.sign
+        block = self.V[idx]
+        self.C[idx] = np.fmin.accumulate(block, axis=1)
+        has = ~np.isnan(block)
+        self.last[idx] = np.where(has.any(axis=1), block.shape[1] - 1 - np.argmax(has[:, ::-1], axis=1), -1)
 
     def _refresh(self, i: int, inter: Any) -> None:
         if not inter:
