@@ -1058,7 +1058,9 @@ def create_study(
         storage: ``None`` (memory), ``"sqlite:///study.db"``, or a :class:`Storage`.
         direction / directions: ``"minimize"`` or ``"maximize"``, one per objective.
         sampler: A name (``"auto"``, ``"random"``, ``"grid"``, ``"sobol"``, ``"halton"``,
-            ``"lhs"``) or a :class:`~hyperdial.samplers.Sampler`. Default ``"auto"``.
+            ``"lhs"``, ``"tpe"``, ``"gp"``, ``"cmaes"``, ``"coarse_to_fine"``, ``"ga"``, ``"de"``,
+            ``"jde"``, ``"nsga2"``: see ``hyperdial.samplers.SAMPLERS``) or a
+            :class:`~hyperdial.samplers.Sampler`. Default ``"auto"``.
         pruner: A name (``"none"``, ``"median"``, ``"percentile"``) or a Pruner.
         seed: Makes the study reproducible; drawn at random and stored when omitted.
         load_if_exists: Return the existing study of that name instead of failing.
