@@ -274,8 +274,8 @@ def test_incremental_decisions_match_a_fresh_pruner(direction):
     # The pruners keep a matrix of intermediate values that refreshes only changed trials;
     # after reports arrive (also at steps between known ones), decisions equal a fresh pruner's.
     rng = np.random.default_rng(1)
-    h = _history({i: {s: float(rng.normal()) for s in range(2, 20, 2)} for i in range(12)}, directions=(direction,))
-    for i in range(10):
+    h = _history({i: {s: float(rng.normal()) for s in range(2, 20, 2)} for i in range(40)}, directions=(direction,))
+    for i in range(38):  # over 32 rows: the first decision builds the matrix in bulk
         _complete(h, i, 0.0)
     makers = [
         lambda: SuccessiveHalvingPruner(min_resource=1, reduction_factor=2),
@@ -287,7 +287,7 @@ def test_incremental_decisions_match_a_fresh_pruner(direction):
         [p.decide(h, t) for t in h.trials]
     seq = h.version
     for step in (3, 7, 21):  # new steps: columns inserted before, between and after the known ones
-        for n in (10, 11):
+        for n in (38, 39):
             seq += 1
             h.apply([(seq, Event(EventKind.REPORT, n, {"step": step, "value": float(rng.normal())}))])
         for make, p in zip(makers, kept):
