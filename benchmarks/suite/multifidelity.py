@@ -9,11 +9,14 @@ Learning-curve problems (a trial reports a value after every epoch and may be st
   on Branin's box; ``a(x)`` varies over the box so curves cross (early ranking is not the
   final ranking). At ``t = T`` the value is Branin's, whose optimum is 0.397887.
 
-Contenders, all with random sampling so that only the stopping rule differs: every
-hyperdial pruner in ``hyperdial.pruners.PRUNERS`` (``none`` = full-budget random search)
-through ``trial.report`` / ``trial.should_prune``; Optuna's ``MedianPruner`` and
-``HyperbandPruner`` (``min_resource=1, max_resource=T, reduction_factor=3``); a library-free
-full-budget random search.
+Contenders. With random sampling, so that only the stopping rule differs: every hyperdial
+pruner in ``hyperdial.pruners.PRUNERS`` (``none`` = full-budget random search) through
+``trial.report`` / ``trial.should_prune``; Optuna's ``MedianPruner`` and ``HyperbandPruner``
+(``min_resource=1, max_resource=T, reduction_factor=3``); a library-free full-budget random
+search. With model-based sampling (``SAMPLED``): ``hyperdial-<pruner>@<sampler>`` (e.g. BOHB
+= ``hyperdial-bohb@tpe``, ASHA with the default sampler = ``hyperdial-asha@auto``) against
+Optuna's TPE with its Hyperband and median pruners (``optuna-tpe-hyperband``,
+``optuna-tpe-median``).
 
 Each run spends ``resource_factor * T`` epochs (trials keep starting until the total is
 reached). Score: the best *final-epoch* value among trials that ran to the end, at 25%,
@@ -40,6 +43,17 @@ __all__ = ["LC_PROBLEMS", "LearningCurveProblem", "run_multifidelity"]
 
 #: pruner names that repeat another entry, and options some pruners need
 PRUNER_ALIASES = {"successive_halving"}
+#: model-based contenders: hyperdial pruner@sampler, and Optuna's TPE with its pruners
+SAMPLED = (
+    "hyperdial-bohb@tpe",
+    "hyperdial-bohb@auto",
+    "hyperdial-hyperband@tpe",
+    "hyperdial-asha@auto",
+    "hyperdial-asha@tpe",
+    "hyperdial-median@tpe",
+    "optuna-tpe-hyperband",
+    "optuna-tpe-median",
+)
 FRACTIONS = (0.25, 0.5, 1.0)
 
 
@@ -133,7 +147,11 @@ LC_PROBLEMS = {
 def _hyperdial_pruner(name: str, T: int) -> Any:
     from hyperdial.pruners import get_pruner
 
-    options = {"hyperband": {"max_resource": T}, "asha": {"max_resource": T}}.get(name, {})
+    options = {
+        "hyperband": {"min_resource": 1, "max_resource": T},
+        "bohb": {"min_resource": 1, "max_resource": T},
+        "asha": {"min_resource": 1, "max_resource": T},
+    }.get(name, {})
     return get_pruner(name, **options)
 
 
@@ -158,6 +176,8 @@ def contenders(T: int) -> dict[str, str | None]:
     reason = missing_module("optuna")
     out["optuna-median"] = reason
     out["optuna-hyperband"] = reason
+    for name in SAMPLED:
+        out[name] = reason if name.startswith("optuna-") else out.get("hyperdial")
     out["random-full-budget"] = None
     return out
 
@@ -184,10 +204,11 @@ def _run_one(problem: LearningCurveProblem, contender: str, seed: int, total: in
     if contender.startswith("hyperdial-"):
         import hyperdial
 
+        pname, _, sampler = contender.removeprefix("hyperdial-").partition("@")
         study = hyperdial.create_study(
             space=problem.space.to_hyperdial(),
-            sampler="random",
-            pruner=_hyperdial_pruner(contender.removeprefix("hyperdial-"), T),
+            sampler=sampler or "random",
+            pruner=_hyperdial_pruner(pname, T),
             seed=seed,
         )
         while spent < total:
@@ -211,10 +232,15 @@ def _run_one(problem: LearningCurveProblem, contender: str, seed: int, total: in
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     pruner = (
         optuna.pruners.MedianPruner()
-        if contender == "optuna-median"
+        if contender.endswith("-median")
         else optuna.pruners.HyperbandPruner(min_resource=1, max_resource=T, reduction_factor=3)
     )
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed), pruner=pruner)
+    sampler = (
+        optuna.samplers.TPESampler(seed=seed)
+        if contender.startswith("optuna-tpe-")
+        else optuna.samplers.RandomSampler(seed=seed)
+    )
+    study = optuna.create_study(sampler=sampler, pruner=pruner)
     while spent < total:
         trial = study.ask()
         config = problem.space.suggest_optuna(trial)
@@ -261,7 +287,8 @@ def run_multifidelity(
         prob = LC_PROBLEMS[pname]
         total = resource_factor * prob.max_epochs
         for cname, reason in contenders(prob.max_epochs).items():
-            if pruners and cname.startswith("hyperdial-") and cname.removeprefix("hyperdial-") not in pruners:
+            base = cname.removeprefix("hyperdial-").partition("@")[0]
+            if pruners and cname.startswith("hyperdial-") and base not in pruners:
                 continue
             if reason:
                 log(f"multifidelity: skipping {cname}: {reason}")
