@@ -86,3 +86,52 @@ def test_multi_objective_ranking_and_search():
         lambda t: (t.suggest_float("x", 0, 1), 1 - t.suggest_float("x", 0, 1) ** 0.5), n_trials=40, show_progress=False
     )
     assert len(study.best_trials) >= 5
+
+
+def test_cached_truncation_masses_give_the_proposals_a_fresh_sampler_gives():
+    from hyperdial.study import _Streams
+
+    space = SearchSpace({"x": Float(-5, 5), "y": Float(-5, 5), "c": Categorical(["a", "b", "c"])})
+    study = hyperdial.create_study(sampler=TPESampler(), seed=0, space=space)
+
+    def f(t):
+        return (t.params["x"] - 1) ** 2 + abs(t.params["y"]) + (t.params["c"] != "b")
+
+    study.optimize(f, n_trials=120, show_progress=False)
+    warm = study.sampler  # has cached the masses of the bad group's kernels along the way
+    assert warm._log_z
+    history = study._history
+    streams = _Streams(7)
+    for k in range(3):
+        fresh = TPESampler()
+        fresh.bind(study.seed)
+        a = warm.sample(history, space, streams.get(1000 + k, 0)).params
+        b = fresh.sample(history, space, streams.get(1000 + k, 0)).params
+        assert a == b
+
+
+def test_parzen_matches_a_direct_mixture_density():
+    from scipy.stats import truncnorm
+
+    from hyperdial.samplers.tpe import bandwidths
+
+    rng = np.random.default_rng(3)
+    obs = rng.random((7, 2))
+    obs[:, 1] = (np.floor(obs[:, 1] * 3) + 0.5) / 3  # a 3-way categorical
+    cells, is_cat = np.array([0.0, 3.0]), np.array([False, True])
+    w = rng.random(7) + 0.5
+    est = _Parzen(obs, w, cells, is_cat, 1.0)
+    x = np.array([[0.3, 0.5], [0.95, 0.1]])
+    s = bandwidths(7, cells, is_cat)[0]
+    b = 2 / 3 * min(1.0, 8 ** (-1 / 6) + 0.05)
+    weights = np.append(w, w.mean()) / np.append(w, w.mean()).sum()
+    expected = []
+    for row in x:
+        cat = int(row[1] * 3)
+        dens = [
+            truncnorm.pdf(row[0], -mu / s, (1 - mu) / s, loc=mu, scale=s) * ((1 - b) if int(c * 3) == cat else b / 2)
+            for mu, c in obs
+        ]
+        dens.append(truncnorm.pdf(row[0], -0.5, 0.5, loc=0.5, scale=1.0) / 3)
+        expected.append(np.log(np.dot(weights, dens)))
+    np.testing.assert_allclose(est.log_pdf(x), expected, rtol=1e-10)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["TPESampler", "default_gamma", "nondominated_rank"]
 
 _LOG_TINY = -700.0
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def default_gamma(n: int) -> int:
@@ -102,98 +103,216 @@ def _order(losses: np.ndarray) -> np.ndarray:
     return np.lexsort((-crowd, rank))
 
 
-class _Parzen:
-    """A mixture of per-observation kernels plus a prior kernel, over ``k`` unit-cube dimensions."""
+class _Kinds:
+    """Which unit-cube dimensions are continuous, on a grid (int / stepped) or categorical."""
 
-    def __init__(self, obs: np.ndarray, weights: np.ndarray, cells: np.ndarray, is_cat: np.ndarray, prior: float):
+    __slots__ = ("cells", "is_cat", "discrete", "cont", "n_cont", "grid", "cat", "widths")
+
+    def __init__(self, cells: np.ndarray, is_cat: np.ndarray) -> None:
+        self.cells, self.is_cat = cells, is_cat
+        self.discrete = cells > 0
+        self.cont = ~(self.discrete | is_cat)
+        self.n_cont = int(self.cont.sum())
+        self.grid = np.flatnonzero(self.discrete & ~is_cat)
+        self.cat = np.flatnonzero(is_cat)
+        self.widths = [int(cells[j]) for j in self.cat]
+
+
+_BANDWIDTHS: dict[tuple[int, bytes, bytes], np.ndarray] = {}
+
+
+def bandwidths(m: int, cells: np.ndarray, is_cat: np.ndarray) -> np.ndarray:
+    """Kernel width per dimension for a group of ``m`` observations.
+
+    Scott's rule ``0.2 (m + 1)^(-1 / (k + 4))`` on the unit cube, at least ``1 / min(100, m + 1)``,
+    and at least half a cell for int / stepped / categorical dimensions. ``m + 1`` is rounded
+    down to a grid of eight steps per doubling (the width moves by ~1 % a step), so the width
+    of a large group stays the same for many proposals and each kernel's truncation mass can
+    be cached instead of recomputed.
+    """
+    key = (m, cells.tobytes(), is_cat.tobytes())
+    hit = _BANDWIDTHS.get(key)
+    if hit is not None:
+        return hit.copy()
+    k = len(cells)
+    size = 2.0 ** (math.floor(8.0 * math.log2(m + 1) + 1e-9) / 8.0)
+    scott = 0.2 * size ** (-1.0 / (k + 4))
+    lo = 1.0 / min(100.0, m + 1.0)
+    sigma = np.full(k, min(max(scott, lo), 1.0))
+    discrete = cells > 0
+    if discrete.any():
+        sigma[discrete] = np.maximum(sigma[discrete], 0.5 / np.maximum(cells[discrete], 1))
+    if len(_BANDWIDTHS) > 4096:
+        _BANDWIDTHS.clear()
+    _BANDWIDTHS[key] = sigma
+    return sigma.copy()
+
+
+def truncation_log_mass(mu: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``sum_j log P(0 <= N(mu_ij, s_j^2) <= 1)`` per row: the log mass of each kernel inside the cube."""
+    z = ndtr((1.0 - mu) / s)
+    z -= ndtr(-mu / s)
+    np.maximum(z, 1e-300, out=z)
+    return np.log(z).sum(axis=1)
+
+
+class _Features:
+    """Candidate-side factors shared by the two estimators: continuous values, their squares and
+    one-hot codes of the categorical dimensions (computed once per proposal)."""
+
+    __slots__ = ("B", "sq", "prior_sq", "x")
+
+    def __init__(self, x: np.ndarray, cont: np.ndarray, cat: np.ndarray, cells: np.ndarray) -> None:
+        n = len(x)
+        xc = x[:, cont]
+        widths = [int(cells[j]) for j in cat]
+        B = np.zeros((n, xc.shape[1] + sum(widths)))
+        B[:, : xc.shape[1]] = xc
+        off = xc.shape[1]
+        rows = np.arange(n)
+        for j, K in zip(cat, widths):
+            c = (x[:, j] * K).astype(np.intp)
+            np.minimum(c, K - 1, out=c)
+            B[rows, off + c] = 1.0
+            off += K
+        self.B, self.x = B, x
+        self.sq = xc * xc
+        d = xc - 0.5
+        self.prior_sq = -0.5 * (d * d).sum(axis=1)
+
+
+class _Parzen:
+    """A mixture of per-observation kernels plus a prior kernel, over ``k`` unit-cube dimensions.
+
+    Every observation kernel shares one bandwidth per dimension, so the log kernels of all
+    candidate / observation pairs over the continuous and categorical dimensions come from
+    one matrix product: ``-(x - mu)^2 / (2 s^2) = -x^2 / (2 s^2) + x mu / s^2 - mu^2 / (2 s^2)``,
+    and an Aitchison-Aitken kernel is ``log(b / (K - 1)) + delta * [x == c]`` with
+    ``delta = log(1 - b) - log(b / (K - 1))``, a product of one-hot codes. What does not
+    depend on the candidate is folded into one constant per component when the estimator is
+    built; int and stepped dimensions (a Gaussian's mass over a cell) are added per dimension.
+    """
+
+    def __init__(
+        self,
+        obs: np.ndarray,
+        weights: np.ndarray,
+        cells: np.ndarray,
+        is_cat: np.ndarray,
+        prior: float,
+        log_z: np.ndarray | None = None,
+        kinds: _Kinds | None = None,
+    ):
         m, k = obs.shape
-        self.k = k
+        self.k, self.m = k, m
         self.cells = cells
         self.is_cat = is_cat
-        w = np.append(weights, prior * (weights.mean() if m else 1.0))
-        self.log_w = np.log(w / w.sum())
-        # Component centres; the prior's centre is 0.5 with a width covering the cube.
-        self.mu = np.vstack([obs, np.full((1, k), 0.5)])
-        scott = 0.2 * (m + 1) ** (-1.0 / (k + 4))
-        lo = 1.0 / min(100.0, m + 1.0)
-        sigma = np.full(k, min(max(scott, lo), 1.0))
-        discrete = cells > 0
-        sigma[discrete] = np.maximum(sigma[discrete], 0.5 / np.maximum(cells[discrete], 1))
-        self.sigma = np.ones((m + 1, k))
-        self.sigma[:m] = sigma
-        # Truncation mass of each Gaussian on [0, 1].
-        a, b = (0.0 - self.mu) / self.sigma, (1.0 - self.mu) / self.sigma
-        self.log_z = np.log(np.maximum(ndtr(b) - ndtr(a), 1e-300))
-        self.a, self.b = a, b
-        # Categorical: observed cell and Aitchison-Aitken bandwidth per dimension.
-        if is_cat.any():
-            kc = np.maximum(cells, 1)
-            self.cat_obs = np.where(is_cat, np.floor(self.mu * kc).clip(0, kc - 1), 0)
-            kk = np.maximum(cells, 2).astype(float)
-            self.cat_b = np.where(is_cat, (kk - 1) / kk * min(1.0, (m + 1) ** (-1.0 / (k + 4)) + 0.05), 0)
+        kinds = kinds or _Kinds(cells, is_cat)
+        w = np.empty(m + 1)
+        w[:m] = weights
+        w[m] = prior * (w[:m].sum() / m if m else 1.0)
+        self.log_w = np.log(w * (1.0 / w.sum()))
+        self.obs = obs
+        self.sd = sigma = bandwidths(m, cells, is_cat)  # the observation kernels'; the prior's is 1
+        self.cont = cont = kinds.cont
+        self.grid = kinds.grid  # int and stepped dimensions
+        self.cat = kinds.cat
+        n_cont = kinds.n_cont
+        widths = kinds.widths
+        G = np.zeros((m, n_cont + sum(widths)))
+        const = self.log_w[:m].copy()
+        prior_const = float(self.log_w[m])
+        self.inv = np.empty(0)
+        # Continuous: truncated Gaussians on [0, 1]; z is each kernel's mass inside the cube.
+        if n_cont:
+            mu = obs[:, cont]
+            s = sigma[cont]
+            self.inv = inv = 1.0 / (s * s)
+            np.multiply(mu, inv, out=G[:, :n_cont])
+            const -= truncation_log_mass(mu, s) if log_z is None else log_z
+            const -= 0.5 * ((mu * mu) @ inv)
+            const -= np.log(s).sum() + _LOG_SQRT_2PI * n_cont
+            prior_const -= n_cont * (math.log(ndtr(0.5) - ndtr(-0.5)) + _LOG_SQRT_2PI)
+        # Categorical: Aitchison-Aitken; the observed category keeps 1 - b of the mass.
+        self.cat_obs: list[np.ndarray] = []
+        self.cat_b: list[float] = []
+        off = n_cont
+        rows = np.arange(m)
+        for j, K in zip(self.cat, widths):
+            c = (obs[:, j] * K).astype(np.intp)
+            np.minimum(c, K - 1, out=c)
+            b = (max(K, 2) - 1) / max(K, 2) * min(1.0, (m + 1) ** (-1.0 / (k + 4)) + 0.05)
+            log_other = math.log(max(b / max(K - 1, 1), 1e-300))
+            G[rows, off + c] = math.log(max(1.0 - b, 1e-300)) - log_other
+            off += K
+            const += log_other
+            prior_const -= math.log(K)
+            self.cat_obs.append(c)
+            self.cat_b.append(b)
+        self.G = G
+        self.const = const
+        self.prior_const = prior_const
+        if len(self.grid):
+            mu = obs[:, self.grid]
+            s = sigma[self.grid]
+            self.grid_log_z = np.log(np.maximum(ndtr((1.0 - mu) / s) - ndtr(-mu / s), 1e-300))
+            self.prior_grid_log_z = math.log(ndtr(0.5) - ndtr(-0.5))
+
+    def log_pdf(self, x: np.ndarray, features: _Features | None = None) -> np.ndarray:
+        """Log density (a log probability over int, stepped and categorical dimensions) of each row of ``x``."""
+        f = features if features is not None else _Features(x, self.cont, self.cat, self.cells)
+        n = len(x)
+        total = np.empty((n, self.m + 1))
+        obs = total[:, :-1]
+        np.matmul(f.B, self.G.T, out=obs)
+        obs += self.const
+        if len(self.inv):
+            obs += (-0.5 * (f.sq @ self.inv))[:, None]
+        total[:, -1] = self.prior_const + f.prior_sq
+        for i, j in enumerate(self.grid):
+            K = self.cells[j]
+            lo = np.clip(np.floor(x[:, j] * K), 0, K - 1)[:, None] / K
+            s = self.sd[j]
+            mu = self.obs[:, j][None, :]
+            mass = ndtr((lo + 1.0 / K - mu) / s) - ndtr((lo - mu) / s)
+            obs += np.log(np.maximum(mass, 1e-300)) - self.grid_log_z[:, i]
+            pm = ndtr(lo[:, 0] + 1.0 / K - 0.5) - ndtr(lo[:, 0] - 0.5)
+            total[:, -1] += np.log(np.maximum(pm, 1e-300)) - self.prior_grid_log_z
+        top = total.max(axis=1)
+        total -= top[:, None]
+        np.exp(total, out=total)
+        return top + np.log(total.sum(axis=1))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         cdf = np.cumsum(np.exp(self.log_w))
         comp = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(cdf) - 1)
-        mu, sigma = self.mu[comp], self.sigma[comp]
-        lo, hi = ndtr(self.a[comp]), ndtr(self.b[comp])
-        u = lo + rng.random((n, self.k)) * (hi - lo)
+        is_prior = comp == self.m
+        src = np.minimum(comp, max(self.m - 1, 0))
+        if self.m:
+            mu = self.obs[src]
+            mu[is_prior] = 0.5
+        else:
+            mu = np.full((n, self.k), 0.5)
+        sigma = np.where(is_prior[:, None], 1.0, self.sd[None, :])
+        lo = ndtr(-mu / sigma)
+        u = lo + rng.random((n, self.k)) * (ndtr((1.0 - mu) / sigma) - lo)
         x = mu + sigma * ndtri(np.clip(u, 1e-300, 1 - 1e-16))
-        x = np.clip(x, 0.0, 1.0)
+        np.clip(x, 0.0, 1.0, out=x)
         cells = self.cells
         disc = cells > 0
         if disc.any():
             kc = np.maximum(cells, 1)
             x[:, disc] = (np.clip(np.floor(x[:, disc] * kc[disc]), 0, kc[disc] - 1) + 0.5) / kc[disc]
-        cat = np.flatnonzero(self.is_cat)
-        if cat.size:
-            is_prior = comp == len(self.log_w) - 1
-            for j in cat:
-                K = int(cells[j])
-                obs = self.cat_obs[comp, j].astype(int)
-                keep = rng.random(n) >= self.cat_b[j]
-                other = rng.integers(0, max(K - 1, 1), size=n)
-                other = other + (other >= obs)  # uniform over the other categories
-                choice = np.where(keep, obs, np.minimum(other, K - 1))
-                choice = np.where(is_prior, rng.integers(0, K, size=n), choice)
-                x[:, j] = (choice + 0.5) / K
+        for i, j in enumerate(self.cat):
+            K = int(cells[j])
+            obs = self.cat_obs[i][src] if self.m else np.zeros(n, dtype=np.intp)
+            keep = rng.random(n) >= self.cat_b[i]
+            other = rng.integers(0, max(K - 1, 1), size=n)
+            other = other + (other >= obs)  # uniform over the other categories
+            choice = np.where(keep, obs, np.minimum(other, K - 1))
+            choice = np.where(is_prior, rng.integers(0, K, size=n), choice)
+            x[:, j] = (choice + 0.5) / K
         return x
-
-    def log_pdf(self, x: np.ndarray) -> np.ndarray:
-        """Log density of each row of ``x`` (shape ``(n, k)``) under the mixture."""
-        cells = self.cells
-        cont = (cells == 0) & ~self.is_cat
-        total = np.broadcast_to(self.log_w, (x.shape[0], len(self.log_w))).copy()
-        if cont.any():
-            # Observation kernels share one width per dimension, so the squared distances of all
-            # candidate / kernel pairs come from one matrix product instead of an (n, m, k) array.
-            xc = x[:, cont]
-            mu = self.mu[:-1, cont]
-            inv = 1.0 / self.sigma[0, cont] ** 2
-            q = (xc * xc) @ inv
-            q = q[:, None] - 2.0 * (xc * inv) @ mu.T + ((mu * mu) @ inv)[None, :]
-            norm = np.log(self.sigma[:, cont]).sum(axis=1) + self.log_z[:, cont].sum(axis=1)
-            norm += 0.5 * math.log(2 * math.pi) * cont.sum()
-            total[:, :-1] -= 0.5 * np.maximum(q, 0.0) + norm[None, :-1]
-            zp = (xc - self.mu[-1, cont]) / self.sigma[-1, cont]
-            total[:, -1] -= 0.5 * (zp * zp).sum(axis=1) + norm[-1]
-        for j in np.flatnonzero(~cont):
-            mu, sigma, log_z = self.mu[:, j], self.sigma[:, j], self.log_z[:, j]
-            if self.is_cat[j]:
-                K = int(cells[j])
-                c = np.floor(x[:, j] * K).clip(0, K - 1)[:, None]
-                b = self.cat_b[j]
-                same = c == self.cat_obs[:, j][None, :]
-                lp = np.where(same, math.log(max(1.0 - b, 1e-300)), math.log(max(b / max(K - 1, 1), 1e-300)))
-                lp[:, -1] = -math.log(K)  # the prior is uniform
-            else:
-                K = cells[j]
-                c = np.floor(x[:, j] * K).clip(0, K - 1)[:, None]
-                mass = ndtr(((c + 1) / K - mu) / sigma) - ndtr((c / K - mu) / sigma)
-                lp = np.log(np.maximum(mass, 1e-300)) - log_z
-            total += lp
-        top = total.max(axis=1)
-        return top + np.log(np.exp(total - top[:, None]).sum(axis=1))
 
 
 class TPESampler(Sampler):
@@ -253,6 +372,8 @@ class TPESampler(Sampler):
         self._startup = QMCSampler("sobol")
         self._ranking_cache: tuple[int, Any] | None = None
         self._space_info: tuple[SearchSpace, Any, list[list[int]]] | None = None
+        self._log_z: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._kinds_cache: dict[tuple[bytes, bytes], _Kinds] = {}
 
     def bind(self, seed: int) -> None:
         self._startup.bind(seed)
@@ -290,8 +411,14 @@ class TPESampler(Sampler):
         cells: np.ndarray,
         is_cat: np.ndarray,
         rng: np.random.Generator,
+        cache_key: Any = None,
     ) -> np.ndarray:
-        """One proposal for the dimensions in ``X`` (rows in best-first order, no nan)."""
+        """One proposal for the dimensions in ``X`` (rows in best-first order, no nan).
+
+        With a ``cache_key`` (the group's dimensions), the bad group's per-kernel truncation
+        masses are looked up by trial number (checked against the stored row) and only new
+        trials' are computed: at a thousand observations that mass is most of the cost.
+        """
         good = X[:n_good]
         bad = np.vstack([X[n_good:], running_X]) if len(running_X) else X[n_good:]
         bad_numbers = np.concatenate([order_numbers[n_good:], np.full(len(running_X), np.iinfo(np.int64).max)])
@@ -304,12 +431,51 @@ class TPESampler(Sampler):
                 # The ramp gives the oldest observations weights near 1/n: keeping the newest
                 # max_bad changes the estimator little and bounds the cost of long studies.
                 keep = np.argsort(-w_bad, kind="stable")[: self.max_bad]
-                bad, w_bad = bad[keep], w_bad[keep]
-        l_est = _Parzen(good, np.ones(len(good)), cells, is_cat, self.prior_weight)
-        g_est = _Parzen(bad, w_bad, cells, is_cat, self.prior_weight)
+                bad, w_bad, bad_numbers = bad[keep], w_bad[keep], bad_numbers[keep]
+        key = (cells.tobytes(), is_cat.tobytes())
+        kinds = self._kinds_cache.get(key)
+        if kinds is None:
+            kinds = self._kinds_cache[key] = _Kinds(cells, is_cat)
+        l_est = _Parzen(good, np.ones(len(good)), cells, is_cat, self.prior_weight, None, kinds)
+        log_z = None
+        if cache_key is not None and len(bad) >= 64 and kinds.n_cont:
+            s = bandwidths(len(bad), cells, is_cat)[kinds.cont]
+            log_z = self._cached_log_z(cache_key, bad[:, kinds.cont], bad_numbers, s)
+        g_est = _Parzen(bad, w_bad, cells, is_cat, self.prior_weight, log_z, kinds)
         cand = l_est.sample(self.n_ei_candidates, rng)
-        score = l_est.log_pdf(cand) - g_est.log_pdf(cand)
+        feats = _Features(cand, l_est.cont, l_est.cat, cells)  # shared by both estimators
+        score = l_est.log_pdf(cand, feats) - g_est.log_pdf(cand, feats)
         return cand[int(np.argmax(score))]
+
+    def _cached_log_z(self, key: Any, mu: np.ndarray, numbers: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """:func:`truncation_log_mass` of each row, reusing the value stored for its trial number.
+
+        A stored value is used only when the stored row equals ``mu`` exactly and the width
+        ``s`` is the one it was computed with, so the result never depends on what was
+        cached before (a resumed or replayed study gets the same numbers).
+        """
+        entry = self._log_z.get(key)
+        if entry is None or not np.array_equal(entry[0], s):
+            entry = (s.copy(), np.full((0, mu.shape[1]), np.nan), np.empty(0))
+        M, Z = entry[1], entry[2]
+        known = numbers < np.iinfo(np.int64).max  # running trials (constant liar) are not cached
+        top = int(numbers[known].max()) + 1 if known.any() else 0
+        if top > len(Z):
+            cap = max(top, 2 * len(Z), 64)
+            M = np.vstack([M, np.full((cap - len(Z), mu.shape[1]), np.nan)])
+            Z = np.concatenate([Z, np.full(cap - len(Z), np.nan)])
+        idx = np.where(known, numbers, 0)
+        out = Z[idx]
+        miss = ~(known & np.all(M[idx] == mu, axis=1))
+        if miss.any():
+            out[miss] = truncation_log_mass(mu[miss], s)
+            store = miss & known
+            M[numbers[store]] = mu[store]
+            Z[numbers[store]] = out[store]
+        self._log_z[key] = (entry[0], M, Z)
+        while len(self._log_z) > 16:
+            self._log_z.pop(next(iter(self._log_z)))
+        return out
 
     @staticmethod
     def _kinds(dists: list[Distribution]) -> tuple[np.ndarray, np.ndarray]:
@@ -346,12 +512,12 @@ class TPESampler(Sampler):
             R = R_all[:, dims]
             R = R[~np.isnan(R).any(axis=1)]
             if self.multivariate:
-                u[dims] = self._fit_sample(X, n_good, ordered[rows], R, cells[dims], is_cat[dims], rng)
+                u[dims] = self._fit_sample(X, n_good, ordered[rows], R, cells[dims], is_cat[dims], rng, tuple(dims))
             else:
                 for j, d in enumerate(dims):
-                    u[d] = self._fit_sample(X[:, [j]], n_good, ordered[rows], R[:, [j]], cells[[d]], is_cat[[d]], rng)[
-                        0
-                    ]
+                    u[d] = self._fit_sample(
+                        X[:, [j]], n_good, ordered[rows], R[:, [j]], cells[[d]], is_cat[[d]], rng, (d,)
+                    )[0]
         return Proposal(space.decode(np.nan_to_num(u, nan=0.5)), {"sampler": "tpe"})
 
     def _groups(self, space: SearchSpace) -> list[list[int]]:
