@@ -90,7 +90,7 @@ def _history(d: HistoryData) -> Any:
     ax.set_ylabel(d.target_name)
     if d.log_y:
         ax.set_yscale("log")
-    ax.legend(loc="best")
+    ax.legend(loc="upper right")
     return fig
 
 
@@ -217,7 +217,7 @@ def _intermediate(d: IntermediateData) -> Any:
     ax.autoscale()
     ax.set_xlabel("step")
     ax.set_ylabel("intermediate value")
-    ax.legend(loc="best")
+    ax.legend(loc="upper right")
     return fig
 
 
@@ -245,7 +245,7 @@ def _learning(d: LearningCurveData) -> Any:
         ax.fill_between(d.train_sizes, mean - std, mean + std, color=color, alpha=0.2)
     ax.set_xlabel("training examples")
     ax.set_ylabel("score")
-    ax.legend(loc="best")
+    ax.legend(loc="upper right")
     return fig
 
 
@@ -264,7 +264,7 @@ def _pareto(d: ParetoData) -> Any:
     ax.set_ylabel(labels[1])
     if three:
         ax.set_zlabel(labels[2])
-    ax.legend(loc="best")
+    ax.legend(loc="upper right")
     return fig
 
 
@@ -277,7 +277,7 @@ def _edf(d: EDFData) -> Any:
     ax.set_ylabel("fraction of trials with a value <= x")
     ax.set_ylim(0, 1.02)
     if len(d.labels) > 1:
-        ax.legend(loc="best")
+        ax.legend(loc="upper right")
     return fig
 
 
@@ -305,7 +305,7 @@ def _timeline(d: TimelineData) -> Any:
     ax.set_yticks(range(len(d.lane_labels)), d.lane_labels)
     ax.set_xlabel("seconds since the first trial started")
     present = sorted(set(d.states))
-    ax.legend(handles=[Patch(color=STATE_COLORS[s], label=s.name.lower()) for s in present], loc="best")
+    ax.legend(handles=[Patch(color=STATE_COLORS[s], label=s.name.lower()) for s in present], loc="upper right")
     return fig
 
 
