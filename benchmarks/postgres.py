@@ -12,8 +12,10 @@ trials are stored with numbers 0..n-1 once each, and reports per library:
   for the database server, which shares the same cores here).
 * **first 100 / last 100**: the same storage time for the first and the last 100 trials
   of the study (by trial number), to show whether the cost grows with the study.
-* **wall ms/trial**: the run's wall time (processes started to all finished) divided by
-  the total number of trials: the aggregate cost, the fairer figure when cores are shared.
+* **span ms/trial**: the time from the first trial finished (in any worker) to the last,
+  divided by the trials in between: the aggregate cost per trial of the whole system
+  (clients, server, file system) without process start-up, the fairer figure when cores
+  are shared. **wall s** is the whole run, start-up and imports included.
 
 Backends (``--storage``): ``postgres`` (``--url``, required), ``journal`` (a file in a
 temporary folder, or ``--dir``) and ``sqlite``. Optuna runs on its counterpart:
@@ -86,10 +88,10 @@ def hd_worker(url: str, name: str, n: int, out) -> None:
     storage = get_storage(url)
     study = hyperdial.load_study(name, storage, sampler="random")
     clock = _Clock(storage)
-    stamps = []  # (trial number, cumulative storage seconds, cumulative calls) after each trial
+    stamps = []  # (trial number, cumulative storage seconds, cumulative calls, clock) after each trial
     study.optimize(
         objective, n_trials=n, show_progress=False,
-        callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls))],
+        callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls, time.time()))],
     )
     out.put(stamps)
 
@@ -102,7 +104,7 @@ def optuna_worker(spec: dict, name: str, n: int, out) -> None:
     clock = _Clock(study._storage)
     stamps = []
     study.optimize(objective, n_trials=n,
-                   callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls))])
+                   callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls, time.time()))])
     out.put(stamps)
 
 
@@ -152,11 +154,13 @@ def run(lib: str, kind: str, args, workers: int, trials: int) -> dict:
     wall = time.perf_counter() - t0
     per_trial = []  # (number, storage seconds of that trial in its worker, storage calls)
     totals = []
+    finished = []
     for stamps in results:
         prev_t = prev_c = 0.0
-        for number, tot, calls in stamps:
+        for number, tot, calls, clock in stamps:
             per_trial.append((number, tot - prev_t, calls - prev_c))
             prev_t, prev_c = tot, calls
+            finished.append(clock)
         totals.append(prev_t / max(1, len(stamps)))
     per_trial.sort()
     if lib == "hyperdial":
@@ -178,11 +182,32 @@ def run(lib: str, kind: str, args, workers: int, trials: int) -> dict:
         "lib": lib, "storage": kind, "workers": workers, "trials_each": trials, "stored": len(numbers),
         "complete": complete, "numbers_ok": numbers == list(range(total)), "wall_s": round(wall, 2),
         "wall_ms_per_trial": 1e3 * wall / total,
+        # Without process start-up: from the first trial finished to the last, over the trials in between.
+        "span_ms_per_trial": 1e3 * (max(finished) - min(finished)) / max(1, len(finished) - 1),
         "storage_ms_per_trial": 1e3 * statistics.fmean(totals),
         "storage_calls_per_trial": statistics.fmean(c for _, _, c in per_trial),
         "first100_ms": 1e3 * statistics.fmean(s for _, s, _ in per_trial[:100]),
         "last100_ms": 1e3 * statistics.fmean(s for _, s, _ in per_trial[-100:]),
     }
+
+
+def commit_latency_ms(url: str, n: int = 200) -> dict:
+    """Median time of a trivial durable commit and of a trivial read on the server: the floor of any append."""
+    import psycopg
+
+    rest = url.split("://", 1)[1]
+    out = {}
+    with psycopg.connect(f"postgresql://{rest}", autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE hd_bench_commit (x int)")
+        for label, sql in (("select_ms", "SELECT 1"), ("commit_ms", "INSERT INTO hd_bench_commit VALUES (1)")):
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                conn.execute(sql)
+                times.append(time.perf_counter() - t0)
+            out[label] = 1e3 * statistics.median(times)
+        out["synchronous_commit"] = conn.execute("SHOW synchronous_commit").fetchone()[0]
+    return out
 
 
 def main(argv=None) -> int:
@@ -194,6 +219,8 @@ def main(argv=None) -> int:
     ap.add_argument("--trials", type=int, default=250)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--libs", nargs="+", default=["hyperdial", "optuna"])
+    ap.add_argument("--optuna-storages", nargs="+", default=None,
+                    help="storages to run Optuna on (default: all of --storage)")
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args(argv)
     if "postgres" in args.storage and not args.url:
@@ -212,23 +239,33 @@ def main(argv=None) -> int:
                 continue
         libs.append(lib)
     rows = []
+    probes = []
     for kind in args.storage:
         for workers in args.workers:
             for _ in range(args.repeats):
+                if kind == "postgres":
+                    probe = commit_latency_ms(args.url)
+                    print(json.dumps(probe), file=sys.stderr)
+                    probes.append(probe)
                 for lib in libs:  # interleaved, so both libraries see the same machine load
+                    if lib == "optuna" and args.optuna_storages is not None and kind not in args.optuna_storages:
+                        continue
                     row = run(lib, kind, args, workers, args.trials)
                     print(json.dumps(row), file=sys.stderr)
                     rows.append(row)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump({"rows": rows, "server_probes": probes}, f, indent=1)
+    for p in probes:
+        print(f"PostgreSQL server: a trivial read {p['select_ms']:.2f} ms, a trivial durable commit "
+              f"{p['commit_ms']:.2f} ms (synchronous_commit={p['synchronous_commit']})")
     print("| library | storage | workers x trials | stored | numbers once | storage ms/trial | first 100 | "
-          "last 100 | storage calls/trial | wall ms/trial | wall s |")
+          "last 100 | storage calls/trial | span ms/trial | wall s |")
     print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['lib']} | {r['storage']} | {r['workers']} x {r['trials_each']} | {r['stored']} | "
               f"{r['numbers_ok']} | {r['storage_ms_per_trial']:.2f} | {r['first100_ms']:.2f} | "
-              f"{r['last100_ms']:.2f} | {r['storage_calls_per_trial']:.1f} | {r['wall_ms_per_trial']:.2f} | "
+              f"{r['last100_ms']:.2f} | {r['storage_calls_per_trial']:.1f} | {r['span_ms_per_trial']:.2f} | "
               f"{r['wall_s']:.1f} |")
     if tmp is not None:
         tmp.cleanup()
