@@ -93,6 +93,9 @@ def test_neumann_series_warns_when_too_short_for_the_conditioning():
         warnings.simplefilter("error", HypergradientWarning)
         q = solve_hessian(np.ones(2), lambda v: h @ v, solver="neumann", neumann_terms=40000)
     assert q == pytest.approx([1.0, 1000.0], rel=1e-6)
+    singular = np.diag([1.0, 0.0])
+    with pytest.warns(HypergradientWarning, match="singular"):
+        solve_hessian(np.ones(2), lambda v: singular @ v, solver="neumann", hessian=lambda: singular)
 
 
 def test_linear_solves_agree_and_cg_warns_when_it_cannot_converge():

@@ -23,6 +23,19 @@ _LAZY = {
     "AdamHD": "hyperdial.gradient.online",
     "AdamWHD": "hyperdial.gradient.online",
     "apply_lr": "hyperdial.gradient.online",
+    "WeightDecayProblem": "hyperdial.gradient.torch_models",
+    "AveragedProblem": "hyperdial.gradient.implicit",
+    "BilevelProblem": "hyperdial.gradient.implicit",
+    "HyperResult": "hyperdial.gradient.implicit",
+    "HypergradientWarning": "hyperdial.gradient.implicit",
+    "hyperoptimize": "hyperdial.gradient.implicit",
+    "solve_hessian": "hyperdial.gradient.implicit",
+    "RidgeProblem": "hyperdial.gradient.problems",
+    "LogisticProblem": "hyperdial.gradient.problems",
+    "KernelRidgeProblem": "hyperdial.gradient.problems",
+    "HyperRidge": "hyperdial.gradient.estimators",
+    "HyperLogisticRegression": "hyperdial.gradient.estimators",
+    "HyperKernelRidge": "hyperdial.gradient.estimators",
 }
 
 __all__ = sorted(_LAZY)
