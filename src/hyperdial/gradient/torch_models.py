@@ -43,7 +43,7 @@ class WeightDecayProblem(BilevelProblem):
 
     Example:
         >>> import torch
-        >>> torch.manual_seed(0)
+        >>> _ = torch.manual_seed(0)
         >>> model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
         >>> x = torch.randn(40, 3); y = x[:, :1] ** 2
         >>> p = WeightDecayProblem(model, torch.nn.functional.mse_loss, x[:30], y[:30], x[30:], y[30:])
