@@ -1,0 +1,200 @@
+"""Implicit hypergradients (hyperdial.gradient) against TPE (hyperdial's and Optuna's) and a grid, side by side.
+
+Four problems, each split per seed into train / validation / test (standardised features):
+
+* ``synth_logistic``: ``make_classification`` with 50 features of which 5 are informative,
+  L2 logistic regression with one penalty per feature (50 hyperparameters);
+* ``breast_cancer``: L2 logistic regression, one penalty per feature (30);
+* ``kr_diabetes``: RBF kernel ridge on diabetes, one lengthscale per feature + the penalty (11);
+* ``kr_friedman1``: the same on ``make_friedman1`` (10 features, 5 relevant; 11).
+
+Methods, each with a budget of 80 inner solves (model fits) on the same splits:
+
+* ``hypergrad``: ``hyperoptimize`` (Adam on log-hyperparameters, exact Hessian solve, warm
+  starts) from a default start (penalty 1/n_train, i.e. scikit-learn's C=1; lengthscale
+  sqrt(p), kernel penalty 0.1); the kept iterate is the one with the lowest validation loss;
+* ``tpe``: hyperdial's TPE, 80 trials over the same hyperparameters (log-uniform boxes);
+* ``optuna_tpe``: Optuna's TPESampler, same space, 80 trials;
+* ``grid30``: 30 log-spaced values of one shared penalty (kernel ridge: the penalty, at the
+  default lengthscale).
+
+Reported: validation loss (log loss / MSE) of the kept configuration, its test loss, the
+number of hypergradient steps until the best-so-far validation loss is at most the grid's best,
+and the largest relative error of the hypergradient against central finite differences
+(step 1e-4 in log space) at the start and at the end.
+
+Usage:
+    python benchmarks/implicit_hypergradients.py [--seeds 3] [--budget 80] [--problems ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import _env  # noqa: E402
+
+_env.setup(1)
+
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification, make_friedman1  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+import hyperdial  # noqa: E402
+from hyperdial import Float  # noqa: E402
+from hyperdial.gradient import KernelRidgeProblem, LogisticProblem, hyperoptimize  # noqa: E402
+
+
+def _splits(x, y, n_train, n_val, seed, stratify):
+    xtr, xrest, ytr, yrest = train_test_split(
+        x, y, train_size=n_train, random_state=seed, stratify=y if stratify else None
+    )
+    xva, xte, yva, yte = train_test_split(
+        xrest, yrest, train_size=n_val, random_state=seed, stratify=yrest if stratify else None
+    )
+    sc = StandardScaler().fit(xtr)
+    return sc.transform(xtr), ytr, sc.transform(xva), yva, sc.transform(xte), yte
+
+
+def make_problem(name, seed):
+    """(problem, test data, start, box per hyperparameter, grid of (log) starts for the shared grid)."""
+    if name in ("synth_logistic", "breast_cancer"):
+        if name == "synth_logistic":
+            x, y = make_classification(
+                n_samples=600, n_features=50, n_informative=5, n_redundant=0, flip_y=0.05, random_state=1000 + seed
+            )
+        else:
+            x, y = load_breast_cancer(return_X_y=True)
+        xtr, ytr, xva, yva, xte, yte = _splits(x, y, 200, 150, seed, True)
+        p = LogisticProblem(xtr, ytr, xva, yva, penalty="per_feature")
+        start = np.full(p.n_hyper, np.log(1.0 / len(ytr)))
+        box = [(np.log(1e-6), np.log(1e2))] * p.n_hyper
+        grid = [np.full(p.n_hyper, v) for v in np.linspace(np.log(1e-6), np.log(1e2), 30)]
+        return p, (xte, yte), start, box, grid
+    if name == "kr_diabetes":
+        x, y = load_diabetes(return_X_y=True)
+        xtr, ytr, xva, yva, xte, yte = _splits(x, y, 200, 120, seed, False)
+    else:
+        x, y = make_friedman1(n_samples=400, noise=1.0, random_state=1000 + seed)
+        xtr, ytr, xva, yva, xte, yte = _splits(x, y, 200, 100, seed, False)
+    mu, sd = ytr.mean(), ytr.std()
+    ytr, yva, yte = (ytr - mu) / sd, (yva - mu) / sd, (yte - mu) / sd
+    p = KernelRidgeProblem(xtr, ytr, xva, yva)
+    d = xtr.shape[1]
+    start = np.r_[np.full(d, np.log(np.sqrt(d))), np.log(0.1)]
+    box = [(np.log(0.1), np.log(100.0))] * d + [(np.log(1e-6), np.log(10.0))]
+    grid = [np.r_[start[:-1], v] for v in np.linspace(np.log(1e-6), np.log(10.0), 30)]
+    return p, (xte, yte), start, box, grid
+
+
+def evaluate(p, lam):
+    w = p.solve(lam)
+    return p.validation(w, lam)[0], w
+
+
+def fd_error(p, lam, eps=1e-4):
+    w = p.solve(lam)
+    _, grad, _, _ = p.hypergradient(lam, w)
+    fd = np.zeros_like(lam)
+    for i in range(lam.size):
+        e = np.zeros_like(lam)
+        e[i] = eps
+        fd[i] = (evaluate(p, lam + e)[0] - evaluate(p, lam - e)[0]) / (2 * eps)
+    return float(np.max(np.abs(grad - fd)) / np.max(np.abs(fd)))
+
+
+def run_tpe(p, test, box, budget, seed, library):
+    names = [f"h{i}" for i in range(p.n_hyper)]
+    best = {"val": np.inf, "lam": None}
+
+    def value(lam):
+        v, _ = evaluate(p, lam)
+        if v < best["val"]:
+            best.update(val=v, lam=lam)
+        return v
+
+    if library == "hyperdial":
+        space = hyperdial.SearchSpace({n: Float(float(np.exp(lo)), float(np.exp(hi)), log=True) for n, (lo, hi) in zip(names, box)})
+        study = hyperdial.create_study(space=space, sampler="tpe", seed=seed)
+        study.optimize(lambda t: value(np.log([t.params[n] for n in names])), n_trials=budget, show_progress=False)
+    else:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+        study.optimize(
+            lambda t: value(np.log([t.suggest_float(n, float(np.exp(lo)), float(np.exp(hi)), log=True) for n, (lo, hi) in zip(names, box)])),
+            n_trials=budget,
+        )
+    w = p.solve(best["lam"])
+    return best["val"], p.loss(w, best["lam"], *test)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--budget", type=int, default=80)
+    ap.add_argument("--lr", type=float, default=0.3)
+    ap.add_argument("--problems", nargs="*", default=["synth_logistic", "breast_cancer", "kr_diabetes", "kr_friedman1"])
+    args = ap.parse_args()
+    results = {}
+    for name in args.problems:
+        for seed in range(args.seeds):
+            p, test, start, box, grid = make_problem(name, seed)
+            t0 = time.perf_counter()
+            res = hyperoptimize(p, start, n_steps=args.budget, lr=args.lr, bounds=(min(b[0] for b in box), max(b[1] for b in box)))
+            t_hg = time.perf_counter() - t0
+            hg_test = p.loss(res.w, res.log_hyper, *test)
+            grid_vals = [(evaluate(p, g)[0], g) for g in grid]
+            gv, glam = min(grid_vals, key=lambda a: a[0])
+            grid_test = p.loss(p.solve(glam), glam, *test)
+            best_so_far = np.minimum.accumulate([h["value"] for h in res.history])
+            reach = int(np.argmax(best_so_far <= gv)) + 1 if best_so_far[-1] <= gv else None
+            fd = max(fd_error(p, start), fd_error(p, res.log_hyper))
+            t0 = time.perf_counter()
+            tpe_val, tpe_test = run_tpe(p, test, box, args.budget, seed, "hyperdial")
+            t_tpe = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            otpe_val, otpe_test = run_tpe(p, test, box, args.budget, seed, "optuna")
+            t_otpe = time.perf_counter() - t0
+            r = dict(
+                hg_val=res.value, hg_test=hg_test, tpe_val=tpe_val, tpe_test=tpe_test, otpe_val=otpe_val,
+                otpe_test=otpe_test, grid_val=gv, grid_test=grid_test, reach=reach, fd=fd,
+                t_hg=t_hg, t_tpe=t_tpe, t_otpe=t_otpe,
+            )
+            results[(name, seed)] = r
+            print(name, seed, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
+
+    print()
+    print(f"budget {args.budget} inner solves per method, {args.seeds} seeds (mean; test in brackets)")
+    print("| problem | hypergrad val [test] | hyperdial TPE val [test] | Optuna TPE val [test] | grid30 shared val [test] | steps to grid best (per seed) | max FD rel. error | time hypergrad / hyperdial TPE / Optuna TPE (s) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.problems:
+        rs = [results[(name, s)] for s in range(args.seeds)]
+
+        def m(k, rs=rs):
+            return float(np.mean([r[k] for r in rs]))
+
+        reach = ", ".join(str(r["reach"]) if r["reach"] is not None else "never" for r in rs)
+        print(
+            f"| {name} | {m('hg_val'):.4f} [{m('hg_test'):.4f}] | {m('tpe_val'):.4f} [{m('tpe_test'):.4f}] | "
+            f"{m('otpe_val'):.4f} [{m('otpe_test'):.4f}] | {m('grid_val'):.4f} [{m('grid_test'):.4f}] | {reach} | "
+            f"{max(r['fd'] for r in rs):.1e} | {m('t_hg'):.1f} / {m('t_tpe'):.1f} / {m('t_otpe'):.1f} |"
+        )
+    print()
+    print("per-seed wins of hypergrad over hyperdial TPE (val; test):")
+    for name in args.problems:
+        rs = [results[(name, s)] for s in range(args.seeds)]
+        wv = sum(r["hg_val"] < r["tpe_val"] for r in rs)
+        wt = sum(r["hg_test"] <= r["tpe_test"] for r in rs)
+        wvo = sum(r["hg_val"] < r["otpe_val"] for r in rs)
+        wto = sum(r["hg_test"] <= r["otpe_test"] for r in rs)
+        print(f"  {name}: val {wv}/{len(rs)}, test {wt}/{len(rs)} (vs Optuna TPE: val {wvo}/{len(rs)}, test {wto}/{len(rs)})")
+
+
+if __name__ == "__main__":
+    main()
