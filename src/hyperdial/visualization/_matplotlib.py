@@ -192,13 +192,18 @@ def _importance(d: ImportanceData) -> Any:
     fig = _figure(7, 0.45 * len(d.names) + 1.8)
     ax = fig.add_subplot()
     y = np.arange(len(d.names))[::-1]
-    xerr = None if d.std is None else np.vstack([np.minimum(d.std, d.importances), d.std])  # never below 0
+    upper = np.zeros_like(d.importances)
+    xerr = None
+    if d.std is not None:  # the spread over trees, kept inside [0, 1] like the importances
+        upper = np.minimum(d.std, 1.0 - d.importances)
+        xerr = np.vstack([np.minimum(d.std, d.importances), upper])
     ax.barh(y, d.importances, xerr=xerr, color="#1f77b4", capsize=3 if d.std is not None else 0)
     ax.set_yticks(y, d.names)
-    for yi, v in zip(y, d.importances):
-        ax.text(v, yi, f" {v:.1%}", va="center", fontsize=8)
+    for yi, v, u in zip(y, d.importances, upper):
+        ax.text(v + u + 0.01, yi, f"{v:.1%}", va="center", fontsize=8)
     ax.set_xlabel(f"importance for {d.target_name} ({d.method})")
-    ax.set_xlim(0, max(1.0, float(np.max(d.importances, initial=0)) * 1.15))
+    ax.set_xlim(0, 1.12)
+    ax.xaxis.set_major_formatter("{x:.0%}")
     return fig
 
 
@@ -288,7 +293,8 @@ def _timeline(d: TimelineData) -> Any:
     fig = _figure(9, max(2.5, 0.35 * len(d.lane_labels) + 1.5))
     ax = fig.add_subplot()
     lo, hi = d.lanes - 0.4, d.lanes + 0.4
-    width = np.maximum(d.finish - d.start, 1e-9)
+    span = max(float(d.finish.max()), 1e-6)
+    width = np.maximum(d.finish - d.start, 0.002 * span)  # very short trials stay visible
     verts = np.stack(
         [
             np.column_stack([d.start, lo]),
@@ -300,7 +306,7 @@ def _timeline(d: TimelineData) -> Any:
     )
     colors = [STATE_COLORS.get(s, "#333333") for s in d.states]
     ax.add_collection(PolyCollection(verts, facecolors=colors, edgecolors="none"))
-    ax.set_xlim(0, max(float(d.finish.max()), 1e-6) * 1.02)
+    ax.set_xlim(0, span * 1.02)
     ax.set_ylim(-0.6, len(d.lane_labels) - 0.4)
     ax.set_yticks(range(len(d.lane_labels)), d.lane_labels)
     ax.set_xlabel("seconds since the first trial started")

@@ -218,13 +218,13 @@ def _contour(d: ContourData) -> Any:
 
 def _importance(d: ImportanceData) -> Any:
     go = _go()
-    # The spread over trees, clipped at zero (an importance is never negative).
+    # The spread over trees, clipped to [0, 1] like the importances.
     err = None
     if d.std is not None:
         err = {
             "type": "data",
             "symmetric": False,
-            "array": d.std[::-1],
+            "array": np.minimum(d.std, 1.0 - d.importances)[::-1],
             "arrayminus": np.minimum(d.std, d.importances)[::-1],
         }
     fig = go.Figure(
