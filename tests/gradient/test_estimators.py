@@ -14,8 +14,8 @@ from hyperdial.gradient.estimators import HyperKernelRidge, HyperLogisticRegress
 @parametrize_with_checks(
     [
         HyperRidge(n_steps=3, random_state=0),
-        HyperLogisticRegression(n_steps=3, random_state=0),
-        HyperKernelRidge(n_steps=3, random_state=0),
+        HyperLogisticRegression(n_steps=3, cv=2, random_state=0),
+        HyperKernelRidge(n_steps=3, cv=None, random_state=0),
     ]
 )
 def test_scikit_learn_estimator_checks(estimator, check):
