@@ -249,3 +249,23 @@ def test_builders_need_a_study():
         vis.optimization_history("mixed")
     with pytest.raises(ValueError, match="not a plot kind"):
         vis.plot(hyperdial.create_study(), "histogram")
+
+
+def test_a_parameter_whose_range_changed_is_one_axis():
+    study = hyperdial.create_study("changed", seed=0, sampler="random")
+    study.optimize(
+        lambda t: t.suggest_float("x", 0, 1) + len(t.suggest_categorical("c", ["a", "b"])),
+        n_trials=4,
+        show_progress=False,
+    )
+    study.optimize(
+        lambda t: t.suggest_float("x", 0, 10) + len(t.suggest_categorical("c", ["b", "cc"])),
+        n_trials=4,
+        show_progress=False,
+    )
+    d = vis.slices(study)
+    x, c = d.axes
+    assert (x.low, x.high) == (0.0, 10.0) and len(x.values) == 8
+    assert np.allclose(x.values, [t.params["x"] for t in study.trials])
+    assert c.choices == ("a", "b", "cc")
+    assert [c.choices[int(i)] for i in c.values] == [t.params["c"] for t in study.trials]
