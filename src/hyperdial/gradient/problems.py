@@ -155,7 +155,7 @@ class LogisticProblem(_Linear):
         True
     """
 
-    def __init__(self, *args: Any, tol: float = 1e-11, max_newton: int = 100, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tol: float = 1e-14, max_newton: int = 100, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not set(np.unique(self.y)) <= {0.0, 1.0} or not set(np.unique(self.y_val)) <= {0.0, 1.0}:
             raise ValueError("LogisticProblem: y and y_val must be 0/1 labels; encode the classes first")
@@ -165,6 +165,9 @@ class LogisticProblem(_Linear):
     def _objective(self, w: np.ndarray, lam: np.ndarray) -> float:
         z = self.x @ w
         return float(np.mean(-log_expit(z) + (1 - self.y) * z) + 0.5 * np.sum(lam * w * w))
+
+    def _grad_norm(self, w: np.ndarray, lam: np.ndarray) -> float:
+        return float(np.linalg.norm(self.x.T @ (expit(self.x @ w) - self.y) / self.x.shape[0] + lam * w))
 
     def hessian(self, w: np.ndarray, log_hyper: np.ndarray) -> np.ndarray:
         s = expit(self.x @ w)
@@ -190,6 +193,9 @@ class LogisticProblem(_Linear):
                 w_new = w - t * step
                 f_new = self._objective(w_new, lam)
                 if f_new <= f - 1e-4 * t * (g @ step) or t < 1e-10:
+                    break
+                if t == 1.0 and self._grad_norm(w_new, lam) < np.linalg.norm(g):
+                    # near the optimum f changes below rounding: a full Newton step that shrinks the gradient
                     break
                 t *= 0.5
             if t < 1e-10 and f_new >= f:  # no progress possible in floating point: at the optimum
