@@ -147,3 +147,19 @@ def test_power_warp_tames_an_outlier():
     out = _yeo_johnson((x - np.median(x)) / x.std())
     z = (out - out.mean()) / out.std()
     assert z[-1] < 4.0 and np.all(np.isfinite(z))  # standardised alone, the outlier sits at ~6.3
+
+
+def test_batched_refinement_gradient_is_exact_and_ignores_inactive_inputs():
+    rng = np.random.default_rng(7)
+    X = rng.random((25, 3))
+    y = np.cos(4 * X[:, 0]) + X[:, 1] * X[:, 2]
+    model = _Model(X, np.empty((25, 0)), (y - y.mean()) / y.std())
+    model.fit(None, rng)
+    X0 = rng.random((4, 3))
+    free = np.array([[True, True], [True, False], [False, True], [True, True]])
+    v = rng.random(8)
+    C0, best = np.empty((4, 0)), model.y.min()
+    value, grad = GPSampler._neg_acquisition_sum(v, model, X0, C0, [0, 2], free, best)
+    numeric = approx_fprime(v, lambda w: GPSampler._neg_acquisition_sum(w, model, X0, C0, [0, 2], free, best)[0], 1e-7)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-3, atol=1e-4 * max(1.0, abs(value)))
+    assert np.all(grad[~free.ravel()] == 0.0)

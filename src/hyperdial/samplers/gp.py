@@ -125,6 +125,8 @@ class _Model:
         self.num, self.cat, self.y = num, cat, y
         self.n_num, self.n_cat = num.shape[1], cat.shape[1]
         self._pair: tuple[int, np.ndarray] | None = None
+        self.ls_prior = (math.log(0.5), 1.5)  # log lengthscale ~ N(mean, sd^2)
+        self.ls_max = 20.0
 
     def _sqdist(self, num_a, cat_a, num_b, cat_b, inv_ls2_num, inv_ls2_cat) -> np.ndarray:
         d = np.zeros((num_a.shape[0], num_b.shape[0]))
@@ -180,7 +182,7 @@ class _Model:
         alpha = cho_solve((L, True), self.y)
         nll = 0.5 * self.y @ alpha + np.log(np.diag(L)).sum() + 0.5 * n * math.log(2 * math.pi)
         # Prior: log lengthscale ~ N(log 0.5, 1.5^2) keeps lengthscales from running off with few points.
-        prior_mu, prior_sd = math.log(0.5), 1.5
+        prior_mu, prior_sd = self.ls_prior
         nll += 0.5 * (((log_ls - prior_mu) / prior_sd) ** 2).sum()
         Kinv, info = _dpotri(L, lower=1)
         if info != 0:
@@ -201,7 +203,7 @@ class _Model:
         """Maximise the marginal likelihood by L-BFGS-B from ``start`` (if given), a fixed default and
         ``restarts - 1`` random points; ``restarts=0`` with a start refines that start alone."""
         k = self.n_num + self.n_cat
-        bounds = [(math.log(1e-2), math.log(20.0))] * k + [
+        bounds = [(math.log(1e-2), math.log(self.ls_max))] * k + [
             (math.log(0.05), math.log(20.0)),
             (math.log(1e-6), math.log(2.0)),
         ]
@@ -258,26 +260,28 @@ class _Model:
         var = np.maximum(self.s2 - (v * v).sum(0), 1e-12)
         return mean, np.sqrt(var)
 
-    def predict_grad(self, num: np.ndarray, cat: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation at one point, with their gradients in its numeric inputs.
+    def predict_grad(self, num: np.ndarray, cat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation at each row, with their gradients in its numeric inputs.
 
         ``d k(x, x_i) / d x_j = -s2 * 5/3 * (1 + sqrt5 r) exp(-sqrt5 r) * (x_j - x_ij) / l_j^2`` for
         the Matérn 5/2 kernel; the mean's gradient is ``dk^T alpha`` and the variance's
-        ``-2 dk^T K^-1 k``.
+        ``-2 dk^T K^-1 k``. Shapes: ``(B,)``, ``(B,)``, ``(B, n_num)``, ``(B, n_num)``.
         """
         inv_num = self.inv_ls2[: self.n_num]
-        d2 = self._sqdist(num, cat, self.num, self.cat, inv_num, self.inv_ls2[self.n_num :])[0]
+        d2 = self._sqdist(num, cat, self.num, self.cat, inv_num, self.inv_ls2[self.n_num :])
         r = np.sqrt(d2)
         e = np.exp(-_SQRT5 * r)
         ks = self.s2 * (1 + _SQRT5 * r + 5.0 / 3.0 * d2) * e
-        dk = (-self.s2 * (5.0 / 3.0) * (1 + _SQRT5 * r) * e)[:, None] * (num[0][None, :] - self.num) * inv_num
-        mean = float(ks @ self.alpha)
-        kinv_k = cho_solve(self.L, ks)
-        var = self.s2 - float(ks @ kinv_k)
-        if var <= 1e-12:
-            return mean, 1e-6, self.alpha @ dk, np.zeros(self.n_num)
-        sd = math.sqrt(var)
-        return mean, sd, self.alpha @ dk, -(kinv_k @ dk) / sd
+        g = -self.s2 * (5.0 / 3.0) * (1 + _SQRT5 * r) * e
+        dk = g[:, :, None] * (num[:, None, :] - self.num[None, :, :]) * inv_num  # (B, N, n_num)
+        mean = ks @ self.alpha
+        kinv_k = cho_solve(self.L, ks.T).T
+        var = self.s2 - np.einsum("bn,bn->b", ks, kinv_k)
+        ok = var > 1e-12
+        sd = np.where(ok, np.sqrt(np.maximum(var, 1e-12)), 1e-6)
+        dmean = np.einsum("n,bnd->bd", self.alpha, dk)
+        dsd = np.where(ok[:, None], -np.einsum("bn,bnd->bd", kinv_k, dk) / sd[:, None], 0.0)
+        return mean, sd, dmean, dsd
 
 
 class GPSampler(Sampler):
@@ -297,6 +301,9 @@ class GPSampler(Sampler):
     """
 
     name = "gp"
+    #: Best candidates refined by L-BFGS-B, and its iteration cap.
+    n_refine = 10
+    refine_maxiter = 100
     joint = True
 
     def __init__(self, *, n_startup_trials: int = 10, n_candidates: int = 1024, max_observations: int = 500) -> None:
@@ -461,48 +468,64 @@ class GPSampler(Sampler):
             warnings.simplefilter("ignore")  # Sobol's balance warning for n != 2**m
             cand = self._candidates(space, top, rng)
         score = self._score(model, cand, space, layout, best_y)
-        order = np.argsort(-score, kind="stable")[:3]
+        order = np.argsort(-score, kind="stable")[: self.n_refine]
         best_u, best_s = cand[order[0]], score[order[0]]
-        num_index = {i: j for j, i in enumerate(layout[0])}
         cont = [i for i, n in enumerate(space.names) if space.dists[n].size == math.inf]
-        for raw in cand[order] if cont else ():
-            start = np.where(space.active_mask(raw[None, :])[0], raw, np.nan) if space.conditions else raw
-            free = [i for i in cont if not np.isnan(start[i])]
-            if not free:
-                continue
-            X0, C0 = self._encode(start[None, :], space, layout)
-            pos = [num_index[i] for i in free]
-            res = minimize(
-                self._neg_acquisition,
-                start[free],
-                args=(model, X0, C0, pos, best_y),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=[(0.0, 1.0)] * len(free),
-                options={"maxiter": 30},
-            )
-            if np.isfinite(res.fun) and -res.fun > best_s:
-                best_u = raw.copy()
-                best_u[free] = np.clip(res.x, 0.0, 1.0)
-                best_s = -res.fun
+        if not cont:
+            return best_u
+        # All starts refined together: one L-BFGS-B run on the sum of their (independent)
+        # acquisitions, each evaluation one batched posterior with gradients.
+        raws = cand[order]
+        starts = np.where(space.active_mask(raws), raws, np.nan) if space.conditions else raws
+        X0, C0 = self._encode(starts, space, layout)
+        num_index = {i: j for j, i in enumerate(layout[0])}
+        pos = [num_index[i] for i in cont]
+        free = ~np.isnan(starts[:, cont])  # inactive parameters stay outside the cube
+        x0 = np.where(free, starts[:, cont], 0.5)
+        res = minimize(
+            self._neg_acquisition_sum,
+            x0.ravel(),
+            args=(model, X0, C0, pos, free, best_y),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * x0.size,
+            options={"maxiter": self.refine_maxiter},
+        )
+        V = np.clip(res.x.reshape(x0.shape), 0.0, 1.0)
+        values = -self._acquisition(V, model, X0, C0, pos, free, best_y)[0]
+        b = int(np.argmin(values))
+        if np.isfinite(values[b]) and -values[b] > best_s:
+            best_u = raws[b].copy()
+            best_u[cont] = np.where(free[b], V[b], raws[b, cont])
         return best_u
 
     @staticmethod
-    def _neg_acquisition(xc, model: _Model, X0, C0, pos, best_y) -> tuple[float, np.ndarray]:
-        """``-(log EI + log sd)`` at one point and its analytic gradient in the continuous inputs ``pos``.
+    def _acquisition(V, model: _Model, X0, C0, pos, free, best_y) -> tuple[np.ndarray, np.ndarray]:
+        """``log EI + log sd`` at each row of ``V`` (the continuous inputs ``pos``) and its gradient.
 
         With ``z = (best - mu) / sd``: ``d log EI / dz = Phi(z) / (phi(z) + z Phi(z))`` (computed
-        in log space, so it stays finite where EI underflows) and
-        ``dz = -(dmu + z dsd) / sd``.
+        in log space, so it stays finite where EI underflows) and ``dz = -(dmu + z dsd) / sd``.
         """
         X = X0.copy()
-        X[0, pos] = xc
+        X[:, pos] = np.where(free, V, _INACTIVE)
         mean, sd, dmean, dsd = model.predict_grad(X, C0)
         z = (best_y - mean) / sd
-        log_ei = float(log_expected_improvement(np.array([z]))[0])
-        slope = math.exp(float(log_ndtr(z)) - log_ei)
-        grad = slope * (-(dmean + z * dsd) / sd) + dsd / sd
-        return -(log_ei + math.log(sd)), -grad[pos]
+        log_ei = log_expected_improvement(z)
+        slope = np.exp(log_ndtr(z) - log_ei)[:, None]
+        grad = slope * (-(dmean + z[:, None] * dsd) / sd[:, None]) + dsd / sd[:, None]
+        return log_ei + np.log(sd), np.where(free, grad[:, pos], 0.0)
+
+    @classmethod
+    def _neg_acquisition_sum(cls, v, model: _Model, X0, C0, pos, free, best_y) -> tuple[float, np.ndarray]:
+        value, grad = cls._acquisition(v.reshape(free.shape), model, X0, C0, pos, free, best_y)
+        return -float(value.sum()), -grad.ravel()
+
+    @classmethod
+    def _neg_acquisition(cls, xc, model: _Model, X0, C0, pos, best_y) -> tuple[float, np.ndarray]:
+        """``-(log EI + log sd)`` at one point (``X0`` with ``xc`` at ``pos``) and its gradient in ``xc``."""
+        free = np.ones((1, len(pos)), dtype=bool)
+        value, grad = cls._acquisition(np.asarray(xc)[None, :], model, X0, C0, pos, free, best_y)
+        return -float(value[0]), -grad[0]
 
     def sample_one(self, history: History, name: str, dist: Distribution, rng: np.random.Generator) -> Any:
         return dist.from_unit(rng.random())
