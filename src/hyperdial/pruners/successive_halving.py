@@ -1,6 +1,9 @@
 """Successive halving (asynchronous: ASHA, Li et al. 2020) and Hyperband (Li et al. 2018).
 
-Resources are the ``step`` values a trial reports (epochs, boosting rounds, folds...).
+Resources are the ``step`` values a trial reports: epochs, boosting rounds, folds, or a
+fraction of the data expressed as an integer (report at ``step=n_rows_used`` or at a
+percentage, ``step=25`` for a quarter). ``min_resource`` / ``max_resource`` are in the same
+unit; with ``"auto"`` they are inferred from the reports (see :class:`HyperbandPruner`).
 Rung ``k`` of a bracket with early-stopping rate ``s`` sits at
 ``min_resource * eta ** (s + k)``. When a trial first reports at or past a rung, it
 continues only if its value there is among the best ``1/eta`` of the values every trial
