@@ -139,14 +139,15 @@ def parallel_coordinates(
     *,
     target: Target = None,
     target_name: str | None = None,
-    max_lines: int = 5000,
+    max_lines: int = 2000,
     seed: int = 0,
 ) -> ParallelData:
     """Parallel coordinates of parameters and objective.
 
     Conditional parameters are ``nan`` where inactive (drawn as a gap). Beyond
-    ``max_lines`` trials a seeded random subset is drawn (the best trials are always kept)
-    and the notes say so.
+    ``max_lines`` trials a seeded random subset is drawn (the best 5% of them always) and
+    the notes say so: past a few thousand lines a parallel plot only gets darker, while
+    drawing it gets slower.
 
     Example:
         >>> import hyperdial
@@ -198,7 +199,7 @@ def slices(
     *,
     target: Target = None,
     target_name: str | None = None,
-    max_points: int = 5000,
+    max_points: int = 2000,
     seed: int = 0,
 ) -> SliceData:
     """Objective against each parameter (one panel each), trials coloured by their number.

@@ -60,10 +60,10 @@ def _finish(fig: Any, data: PlotData) -> Any:
     return fig
 
 
-def _grid(fig: Any, k: int, ncols: int) -> list[Any]:
+def _grid(fig: Any, k: int, ncols: int, sharey: bool = False) -> list[Any]:
     ncols = max(1, min(ncols, k))
     nrows = math.ceil(k / ncols)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=sharey).ravel()
     for ax in axes[k:]:
         ax.set_visible(False)
     return list(axes[:k])
@@ -73,6 +73,7 @@ def _param_xaxis(ax: Any, p: ParamAxis) -> None:
     ax.set_xlabel(p.name)
     if p.is_categorical:
         ax.set_xticks(range(len(p.choices or ())), p.labels(), rotation=30 if len(p.choices or ()) > 4 else 0)
+        ax.set_xlim(-0.5, len(p.choices or ()) - 0.5)
     elif p.log:
         ax.set_xscale("log")
 
@@ -123,7 +124,10 @@ def _parallel(d: ParallelData) -> Any:
     cols.append((v - v.min()) / span if span > 0 else np.full(v.shape, 0.5))
     ys = np.column_stack(cols)
     xs = np.broadcast_to(np.arange(ys.shape[1]), ys.shape)
-    lines = LineCollection(np.stack([xs, ys], axis=-1), cmap=_cmap(d.direction), linewidths=0.8, alpha=0.5)
+    many = len(v) > 1000  # anti-aliasing thousands of overlapping lines costs seconds and shows nothing more
+    lines = LineCollection(
+        np.stack([xs, ys], axis=-1), cmap=_cmap(d.direction), linewidths=0.8, alpha=0.5, antialiaseds=not many
+    )
     lines.set_array(v)
     ax.add_collection(lines)
     labels = [p.name + (" (log)" if p.log else "") for p in d.axes] + [d.target_name]
@@ -145,12 +149,13 @@ def _slice(d: SliceData) -> Any:
     k = max(len(d.axes), 1)
     ncols = min(k, 4)
     fig = _figure(3.2 * ncols + 1, 3.0 * math.ceil(k / ncols) + 0.8)
-    panels = _grid(fig, k, ncols)
+    panels = _grid(fig, k, ncols, sharey=True)  # one objective axis for every panel
     sc = None
     vmax = max((int(n.max()) for n in d.numbers if len(n)), default=1)
     for ax, p, y, nums in zip(panels, d.axes, d.values, d.numbers):
+        edge = 0.2 if len(y) <= 1000 else 0.0  # marker edges double the drawing time of big studies
         sc = ax.scatter(
-            p.values, y, c=nums, cmap="Blues", vmin=0, vmax=vmax, s=10, edgecolors="#555555", linewidths=0.2
+            p.values, y, c=nums, cmap="Blues", vmin=0, vmax=vmax, s=10, edgecolors="#555555", linewidths=edge
         )
         _param_xaxis(ax, p)
     if panels:
