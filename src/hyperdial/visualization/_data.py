@@ -425,15 +425,19 @@ def param_importances(
     from hyperdial.importance import evaluate
 
     res = evaluate(study, method=method, target=target, params=params, top_quantile=top_quantile, seed=seed)
-    name = target_name or res.target_name
+    return importance_data(res, study.name, target_name)
+
+
+def importance_data(result: Any, study_name: str, target_name: str | None = None) -> ImportanceData:
+    """The bars of an :class:`~hyperdial.importance.ImportanceResult` already computed."""
     return ImportanceData(
-        title=f"Hyperparameter importance ({res.method}) of {study.name}",
-        notes=list(res.notes),
-        names=list(res.importances),
-        importances=np.array(list(res.importances.values())),
-        std=None if res.std is None else np.array([res.std[n] for n in res.importances]),
-        method=res.method,
-        target_name=name,
+        title=f"Hyperparameter importance ({result.method}) of {study_name}",
+        notes=list(result.notes),
+        names=list(result.importances),
+        importances=np.array(list(result.importances.values()), dtype=float),
+        std=None if result.std is None else np.array([result.std[n] for n in result.importances]),
+        method=result.method,
+        target_name=target_name or result.target_name,
     )
 
 

@@ -21,6 +21,7 @@ from hyperdial.trial import FrozenTrial, TrialState
 from hyperdial.visualization._data import (
     PlotData,
     contour,
+    importance_data,
     intermediate_values,
     optimization_history,
     parallel_coordinates,
@@ -150,24 +151,25 @@ def _env_section(study: Any) -> str:
     return _table(["recorded", "value"], rows)
 
 
-def _importance_section(study: Any, target: Any, seed: int) -> str:
+def _importance_section(study: Any, target: Any, seed: int) -> tuple[str, list[Any]]:
     from hyperdial.importance import evaluate
 
-    results, errors = [], []
+    results: list[Any] = []
+    errors: list[str] = []
     for method in ("fanova", "ped-anova"):
         try:
             results.append(evaluate(study, method=method, target=target, seed=seed))
         except ValueError as exc:
             errors.append(f"{method}: {exc}")
     if not results:
-        return "<p>" + _esc("; ".join(errors)) + "</p>"
+        return "<p>" + _esc("; ".join(errors)) + "</p>", []
     names = list(results[0].importances)
     rows = [[n, *[f"{r.importances.get(n, 0.0):.1%}" for r in results]] for n in names]
     notes = "".join(f"<p class=muted>{_esc(r.method)}: {_esc('; '.join(r.notes) or 'all trials')}</p>" for r in results)
-    return _table(["parameter", *[r.method for r in results]], rows) + notes
+    return _table(["parameter", *[r.method for r in results]], rows) + notes, results
 
 
-def _plans(study: Any, frame: Any) -> list[tuple[str, str, Callable[[], PlotData]]]:
+def _plans(study: Any, frame: Any, importances: list[Any]) -> list[tuple[str, str, Callable[[], PlotData]]]:
     """(anchor, heading, builder) of every plot the report tries, in order."""
     m = len(study.directions)
     plans: list[tuple[str, str, Callable[[], PlotData]]] = []
@@ -183,7 +185,7 @@ def _plans(study: Any, frame: Any) -> list[tuple[str, str, Callable[[], PlotData
     first = targets[0]
     suffix = "" if first is None else " (objective 0)"
     plans += [
-        ("importance", "Importance (fANOVA)" + suffix, lambda: param_importances(study, target=first)),
+        ("importance", "Importance (fANOVA)" + suffix, _importance_plan(study, first, importances)),
         ("slice", "Slice plot" + suffix, lambda: slices(study, target=first)),
         ("parallel", "Parallel coordinates" + suffix, lambda: parallel_coordinates(study, target=first)),
         ("contour", "Contour plot" + suffix, lambda: contour(study, target=first)),
@@ -198,6 +200,14 @@ def _plans(study: Any, frame: Any) -> list[tuple[str, str, Callable[[], PlotData
     return plans
 
 
+def _importance_plan(study: Any, target: Any, importances: list[Any]) -> Callable[[], PlotData]:
+    """The fANOVA bars, from the result the importance table already computed when there is one."""
+    done = [r for r in importances if r.method == "fANOVA"]
+    if done:
+        return lambda: importance_data(done[0], study.name)
+    return lambda: param_importances(study, target=target)
+
+
 def build_report(study: Any, *, seed: int = 0) -> str:
     """The report of ``study`` as one HTML string (see :func:`write_report`)."""
     require("plotly", "plot")
@@ -206,10 +216,11 @@ def build_report(study: Any, *, seed: int = 0) -> str:
     from hyperdial.visualization._plotly import render
 
     frame = frame_of(study)
+    importance_html, importances = _importance_section(study, 0 if len(study.directions) > 1 else None, seed)
     sections: list[tuple[str, str, str]] = []  # (anchor, heading, html)
     skipped: list[tuple[str, str]] = []
     plots: list[str] = []
-    for anchor, heading, build in _plans(study, frame):
+    for anchor, heading, build in _plans(study, frame, importances):
         try:
             data = build()
         except ValueError as exc:  # EmptyStudyError and "does not apply" both say why
@@ -224,7 +235,6 @@ def build_report(study: Any, *, seed: int = 0) -> str:
         )
         plots.append(anchor)
         sections.append((anchor, heading, f'<div class="plot" data-kind="{_esc(data.kind)}">{div}</div>'))
-    importance_html = _importance_section(study, 0 if len(study.directions) > 1 else None, seed)
     nav = " ".join(f'<a href="#{_esc(a)}">{_esc(h)}</a>' for a, h, _ in sections)
     body = [
         f"<h1>Study {_esc(study.name)}</h1>",
