@@ -230,6 +230,9 @@ def test_plot_and_report_commands(tmp_path, capsys):
     assert main(["plot", "knn", "slice", "-o", str(png), "--storage", storage, "--params", "depth"]) == 2
     assert "['depth'] not in study" in capsys.readouterr().err
     assert main(["plot", "knn", "pareto", "-o", str(png), "--storage", storage]) == 2
+    assert "one objective; use the optimization history" in capsys.readouterr().err
+    assert main(["plot", "knn", "timeline", "-o", str(png), "--storage", storage, "--params", "weights"]) == 2
+    assert "--params does not apply" in capsys.readouterr().err
     assert main(["plot", "knn", "validation_curve", "-o", str(png), "--storage", storage]) == 2
     assert main(["plot", "nope", "history", "-o", str(png), "--storage", storage]) == 2
     assert main(["plot", "knn", "histogram", "-o", str(png), "--storage", storage]) == 2

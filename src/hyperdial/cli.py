@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import io
 import json
 import logging
@@ -276,6 +277,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if not args.params or len(options["params"]) != 1:
             raise _BadInput("plot validation_curve: name the parameter with --params NAME")
         options["param"] = options.pop("params")[0]
+    accepted = inspect.signature(vis.KINDS[args.kind]).parameters
+    for name in options:
+        if name not in accepted:
+            raise _BadInput(f"plot {args.kind}: --{name} does not apply to this plot")
     try:
         data = vis.KINDS[args.kind](study, **options)
         path = vis.save(data, args.output)
