@@ -237,3 +237,55 @@ def test_adaptive_rate_rescues_a_too_small_initial_rate_on_digits():
         losses[name] = loss.item()
     assert losses["hd"] < 0.5 * losses["sgd"]
     assert math.isfinite(losses["hd"])
+
+
+def test_controller_sees_the_same_hypergradient_one_step_later_and_works_with_adam():
+    from hyperdial.gradient import HypergradientController
+
+    def run(use_controller):
+        torch.manual_seed(0)
+        w = torch.randn(5, dtype=torch.float64, requires_grad=True)
+        target = torch.linspace(-1, 1, 5, dtype=torch.float64)
+        if use_controller:
+            opt = torch.optim.SGD([w], lr=0.05)
+            ctrl = HypergradientController(opt, hypergrad_lr=0.0)
+            loop = ControlLoop(ctrl, {"lr": 0.05})
+        else:
+            opt = SGDHD([w], lr=0.05, hypergrad_lr=1e-300)  # effectively 0, but directions are tracked
+        for step in range(8):
+            opt.zero_grad()
+            ((w - target) ** 4).sum().backward()
+            opt.step()
+            if use_controller:
+                loop.step(step)
+        return ctrl.hypergradients if use_controller else [h for (h,) in opt.hypergradients]
+
+    ctrl, hd = run(True), run(False)
+    # SGDHD's g_t . d_{t-1} at step t is what the controller sees after step t
+    assert math.isnan(ctrl[0]) and math.isnan(hd[0])
+    assert ctrl[1:] == pytest.approx(hd[1:], rel=1e-9)
+
+    study = hyperdial.create_study(seed=0)
+
+    def objective(trial):
+        model = _model(2)
+        x, y = _data(2)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        ctrl = HypergradientController(opt, hypergrad_lr=0.02, hypergrad_mode="multiplicative", lr_max=0.1)
+        loop = ControlLoop(ctrl, {"lr": 1e-3}, trial=trial)
+        for step in range(40):
+            apply_lr(opt, loop.params)
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            loop.step(step, {"loss": loss.item()})
+        return loop.params["lr"]
+
+    study.optimize(objective, n_trials=1, show_progress=False)
+    sched = recorded_schedule(study.trials[0])
+    assert study.trials[0].value > 1e-3 and sched.at(40)["lr"] == study.trials[0].value
+    with pytest.raises(ValueError, match="must include 'lr'"):
+        ControlLoop(HypergradientController([torch.zeros(2)]), {"momentum": 0.9})
+    with pytest.raises(TypeError, match="non-empty list of tensors"):
+        HypergradientController([])

@@ -23,6 +23,7 @@ _LAZY = {
     "AdamHD": "hyperdial.gradient.online",
     "AdamWHD": "hyperdial.gradient.online",
     "apply_lr": "hyperdial.gradient.online",
+    "HypergradientController": "hyperdial.gradient.online",
     "WeightDecayProblem": "hyperdial.gradient.torch_models",
     "AveragedProblem": "hyperdial.gradient.implicit",
     "BilevelProblem": "hyperdial.gradient.implicit",

@@ -36,12 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from hyperdial.control import SCHEDULE_ATTR, Schedule
+from hyperdial.control import SCHEDULE_ATTR, Controller, Schedule
 
 if TYPE_CHECKING:
     from hyperdial.trial import Trial
 
-__all__ = ["AdamHD", "AdamWHD", "SGDHD", "apply_lr"]
+__all__ = ["AdamHD", "AdamWHD", "HypergradientController", "SGDHD", "apply_lr"]
 
 _MODES = ("additive", "multiplicative")
 _HYPER_KEYS = ("hypergrad_lr", "hypergrad_mode", "lr_min", "lr_max")
@@ -436,3 +436,114 @@ class AdamWHD(AdamHD):
             fused=fused,
             decoupled_weight_decay=True,
         )
+
+
+class HypergradientController(Controller):
+    """Hypergradient descent on the learning rate of any torch optimizer, as a :class:`~hyperdial.control.Controller`.
+
+    Run it in a :class:`~hyperdial.control.ControlLoop` (which records the rates on the trial)
+    and set the optimizer's rate from ``loop.params`` before each step (:func:`apply_lr`).
+    After step ``t`` it knows the gradient ``g_t`` (still in ``.grad``) and the previous
+    update direction ``d_{t-1}``, measured as ``(θ_{t-2} - θ_{t-1}) / a_{t-1}`` from the
+    parameters (so it works for SGD, Adam or any other optimizer), and sets
+
+        a_{t+1} = a_t + β g_t · d_{t-1}           (additive)
+        a_{t+1} = a_t (1 + β cos(g_t, d_{t-1}))    (multiplicative)
+
+    clamped to ``[lr_min, lr_max]``: Baydin et al.'s rule (ICLR 2018, Eq. 6 / Sec. 3.1)
+    applied one step later than in :class:`SGDHD` / :class:`AdamHD`, which use ``g_t`` before
+    step ``t`` itself; the controller cannot, since it only speaks between steps. Use the
+    optimizers when you want the exact algorithm, the controller when the schedule should
+    go through the same recording and replay path as every other controller.
+
+    Args:
+        params: The parameters (or the optimizer, whose parameters are used) whose gradients
+            and steps drive the rate.
+        hypergrad_lr, hypergrad_mode, lr_min, lr_max: As for :class:`SGDHD`.
+        name: The hyperparameter it controls (``"lr"``).
+
+    Example:
+        >>> import torch
+        >>> from hyperdial.control import ControlLoop
+        >>> w = torch.zeros(3, requires_grad=True)
+        >>> opt = torch.optim.SGD([w], lr=0.01)
+        >>> loop = ControlLoop(HypergradientController(opt, hypergrad_lr=0.05, hypergrad_mode="multiplicative"),
+        ...                    {"lr": 0.01})
+        >>> for step in range(20):
+        ...     apply_lr(opt, loop.params)
+        ...     opt.zero_grad(); ((w - 1) ** 2).sum().backward(); opt.step()
+        ...     _ = loop.step(step)
+        >>> loop.params["lr"] > 0.01
+        True
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        *,
+        hypergrad_lr: float = 1e-3,
+        hypergrad_mode: str = "additive",
+        lr_min: float = 0.0,
+        lr_max: float = math.inf,
+        name: str = "lr",
+    ) -> None:
+        if isinstance(params, torch.optim.Optimizer):
+            params = [p for g in params.param_groups for p in g["params"]]
+        self.params = [p for p in params]
+        if not self.params or not all(isinstance(p, torch.Tensor) for p in self.params):
+            raise TypeError("HypergradientController: params must be a torch optimizer or a non-empty list of tensors")
+        # lr itself is only known at start(); check the rest with a stand-in inside the range
+        _check_hyper("HypergradientController", max(lr_min, 1e-300), hypergrad_lr, hypergrad_mode, lr_min, lr_max)
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"HypergradientController(name={name!r}): name must be a non-empty string")
+        self.hypergrad_lr = float(hypergrad_lr)
+        self.hypergrad_mode = hypergrad_mode
+        self.lr_min = float(lr_min)
+        self.lr_max = float(lr_max)
+        self.name = name
+        self._snapshot: list[torch.Tensor] | None = None
+        self._direction: list[torch.Tensor] | None = None
+        #: ``g_t · d_{t-1}`` after each step (nan when not yet defined).
+        self.hypergradients: list[float] = []
+
+    def start(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        if self.name not in params:
+            raise ValueError(f"HypergradientController: the initial values must include {self.name!r}")
+        lr = params[self.name]
+        _check_hyper("HypergradientController", lr, self.hypergrad_lr, self.hypergrad_mode, self.lr_min, self.lr_max)
+        self._snapshot = [p.detach().clone() for p in self.params]
+        self._direction = None
+        return dict(params)
+
+    @torch.no_grad()
+    def update(self, step: int, observation: Mapping[str, float], params: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self._snapshot is None:
+            raise RuntimeError("HypergradientController.update before start(): run it in a ControlLoop")
+        lr = float(params[self.name])
+        dot = g_sq = d_sq = 0.0
+        seen = False
+        if self._direction is not None:
+            for p, d in zip(self.params, self._direction):
+                if p.grad is None:
+                    continue
+                g = p.grad
+                dot += float(torch.sum(g * d, dtype=torch.float64))
+                g_sq += float(torch.sum(g * g, dtype=torch.float64))
+                d_sq += float(torch.sum(d * d, dtype=torch.float64))
+                seen = True
+        # d_t from the step just taken, for the next update
+        if lr > 0:
+            self._direction = [(s - p.detach()) / lr for s, p in zip(self._snapshot, self.params)]
+        self._snapshot = [p.detach().clone() for p in self.params]
+        if not seen or not math.isfinite(dot):
+            self.hypergradients.append(math.nan)
+            return None
+        self.hypergradients.append(dot)
+        if self.hypergrad_mode == "additive":
+            new = lr + self.hypergrad_lr * dot
+        else:
+            norm = math.sqrt(g_sq * d_sq)
+            new = lr * (1.0 + self.hypergrad_lr * dot / norm) if norm > 0 else lr
+        if not math.isfinite(new):
+            return None
+        return {self.name: min(max(new, self.lr_min), self.lr_max)}
