@@ -374,18 +374,44 @@ class TPESampler(Sampler):
         self._space_info: tuple[SearchSpace, Any, list[list[int]]] | None = None
         self._log_z: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._kinds_cache: dict[tuple[bytes, bytes], _Kinds] = {}
+        self._sorted: tuple[Any, ...] | None = None
 
     def bind(self, seed: int) -> None:
         self._startup.bind(seed)
 
     # -- observations ---------------------------------------------------------------------------
+    def _best_first(self, history: History, done: np.ndarray) -> np.ndarray:
+        """Complete trials best first (ties by number), extended by insertion while trials only complete.
+
+        A full sort costs O(n log n) per proposal; when the previous call's trials are a
+        prefix of ``done`` with unchanged values, the new ones are inserted after their equals,
+        which gives exactly the order of a stable sort.
+        """
+        if not len(done) or history.n_objectives != 1:
+            return done[_order(history.losses(done))] if len(done) else done
+        loss = history.losses(done)[:, 0]
+        prev = self._sorted
+        if prev is not None and prev[0] is history and len(prev[1]) <= len(done):
+            k = len(prev[1])
+            if np.array_equal(prev[1], done[:k]) and np.array_equal(prev[2], loss[:k]):
+                sorted_loss, sorted_numbers = prev[3], prev[4]
+                if k < len(done):
+                    at = np.searchsorted(sorted_loss, loss[k:], side="right")
+                    sorted_loss = np.insert(sorted_loss, at, loss[k:])
+                    sorted_numbers = np.insert(sorted_numbers, at, done[k:])
+                self._sorted = (history, done, loss, sorted_loss, sorted_numbers)
+                return sorted_numbers
+        order = np.argsort(loss, kind="stable")
+        self._sorted = (history, done, loss, loss[order], done[order])
+        return done[order]
+
     def _ranking(self, history: History) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ordered observation numbers best first, the numbers of running trials, n complete)."""
         key = history.version
         if self._ranking_cache is not None and self._ranking_cache[0] == key and self._ranking_cache[1] is history:
             return self._ranking_cache[2]
         done = history.numbers(TrialState.COMPLETE)
-        ordered = done[_order(history.losses(done))] if len(done) else done
+        ordered = self._best_first(history, done)
         ordered = feasible_first(history, done, ordered)  # infeasible trials go to the "bad" group
         if self.consider_pruned:
             pruned = history.numbers(TrialState.PRUNED)
@@ -518,7 +544,7 @@ class TPESampler(Sampler):
                     u[d] = self._fit_sample(
                         X[:, [j]], n_good, ordered[rows], R[:, [j]], cells[[d]], is_cat[[d]], rng, (d,)
                     )[0]
-        return Proposal(space.decode(np.nan_to_num(u, nan=0.5)), {"sampler": "tpe"})
+        return Proposal(space.decode(np.where(np.isnan(u), 0.5, u)), {"sampler": "tpe"})
 
     def _groups(self, space: SearchSpace) -> list[list[int]]:
         """Dimensions grouped by the condition that activates them, parents' groups first."""
