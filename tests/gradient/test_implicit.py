@@ -178,3 +178,18 @@ def test_problems_validate_their_data():
     with pytest.raises(ValueError, match="lengthscale"):
         KernelRidgeProblem(x, np.zeros(5), x, np.zeros(5), lengthscale="ard")
     assert issubclass(KernelRidgeProblem, BilevelProblem)
+
+
+def test_gradient_package_loads_torch_lazily_and_names_the_extra(monkeypatch):
+    import subprocess
+    import sys
+
+    import hyperdial.gradient as gradient
+
+    code = "import sys, hyperdial.gradient as g; g.HyperRidge; g.hyperoptimize; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match=r"pip install 'hyperdial\[torch\]'"):
+        gradient.SGDHD  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        gradient.Nope  # noqa: B018
