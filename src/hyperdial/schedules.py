@@ -21,7 +21,7 @@ Example:
     >>> space = hyperdial.SearchSpace({"lr": WarmupCosine(peak=Float(1e-3, 1e-1, log=True), total_steps=100)})
     >>> space.names
     ('lr.peak', 'lr.warmup', 'lr.final')
-    >>> sched = space.schedules["lr"].build({"lr.peak": 0.1, "lr.warmup": 0.1, "lr.final": 0.0})
+    >>> sched = space.schedules["lr"].build({"lr.peak": 0.1, "lr.warmup": 0.1, "lr.final": 0.0}, "lr")
     >>> [round(sched(s), 4) for s in (0, 9, 10, 55, 100)]
     [0.01, 0.1, 0.1, 0.05, 0.0]
 """
@@ -119,15 +119,18 @@ class ScheduleFamily:
         return {f"{prefix}.{k}": v for k, v in self.values.items() if isinstance(v, Distribution)}
 
     def build(self, params: Mapping[str, Any], prefix: str | None = None) -> ScheduledValue:
-        """The concrete schedule for sampled ``params`` (keys ``"<prefix>.<field>"``, or bare field names)."""
+        """The concrete schedule for sampled ``params`` (keys ``"<prefix>.<field>"``, or bare field names).
+
+        Example:
+            >>> Exponential(Float(0.1, 1.0), final=0.5, total_steps=4).build({"lr.initial": 0.2}, "lr")(4)
+            0.1
+        """
         resolved: dict[str, float] = {}
         for name, spec in self.values.items():
             if not isinstance(spec, Distribution):
                 resolved[name] = float(spec)
                 continue
-            keys = [f"{prefix}.{name}"] if prefix else []
-            keys.append(name)
-            keys += [k for k in params if k.endswith(f".{name}")] if prefix is None else []
+            keys = [f"{prefix}.{name}", name] if prefix else [name]
             for key in keys:
                 if key in params:
                     value = params[key]
@@ -137,7 +140,7 @@ class ScheduleFamily:
                     break
             else:
                 raise ValueError(
-                    f"{type(self).__name__}.build: no value for field {name!r} (looked for {keys[:1] or [name]}); "
+                    f"{type(self).__name__}.build: no value for field {name!r} (looked for {keys}); "
                     "pass the trial's params"
                 )
         return ScheduledValue(self.kind, resolved, self.total_steps)
