@@ -17,6 +17,9 @@ Methods, each with a budget of 80 inner solves (model fits) on the same splits:
 * ``optuna_tpe``: Optuna's TPESampler, same space, 80 trials;
 * ``grid30``: 30 log-spaced values of one shared penalty (kernel ridge: the penalty, at the
   default lengthscale);
+* ``hypergrad + guard``: the same run following the gradient of the first half of the
+  validation split only, the second half choosing the kept iterate (its validation loss is
+  then measured on the whole validation split, like the others);
 * ``estimator``: the user-facing ``HyperLogisticRegression`` / ``HyperKernelRidge`` fitted on
   train + validation pooled (3-fold averaged hypergradients, a guard split, refit); its test
   loss only (it has no common validation split), with its number of inner solves.
@@ -80,6 +83,8 @@ def make_problem(name, seed):
             x, y = load_breast_cancer(return_X_y=True)
         xtr, ytr, xva, yva, xte, yte = _splits(x, y, 200, 150, seed, True)
         p = LogisticProblem(xtr, ytr, xva, yva, penalty="per_feature")
+        h = len(yva) // 2
+        p.halves = (LogisticProblem(xtr, ytr, xva[:h], yva[:h], penalty="per_feature"), (xva[h:], yva[h:]))
         start = np.full(p.n_hyper, np.log(1.0 / len(ytr)))
         box = [(np.log(1e-6), np.log(1e2))] * p.n_hyper
         grid = [np.full(p.n_hyper, v) for v in np.linspace(np.log(1e-6), np.log(1e2), 30)]
@@ -94,6 +99,8 @@ def make_problem(name, seed):
     mu, sd = ytr.mean(), ytr.std()
     ytr, yva, yte = (ytr - mu) / sd, (yva - mu) / sd, (yte - mu) / sd
     p = KernelRidgeProblem(xtr, ytr, xva, yva)
+    h = len(yva) // 2
+    p.halves = (KernelRidgeProblem(xtr, ytr, xva[:h], yva[:h]), (xva[h:], yva[h:]))
     d = xtr.shape[1]
     start = np.r_[np.full(d, np.log(np.sqrt(d))), np.log(0.1)]
     box = [(np.log(0.1), np.log(100.0))] * d + [(np.log(1e-6), np.log(10.0))]
@@ -185,7 +192,17 @@ def main() -> None:
             otpe_val, otpe_test = run_tpe(p, test, box, args.budget, seed, "optuna")
             t_otpe = time.perf_counter() - t0
             est_test, est_solves = run_estimator(p, test, seed)
+            # the same budget, half of the validation split as a guard that picks the kept iterate
+            half, (xg, yg) = p.halves
+            resg = hyperoptimize(
+                half, start, n_steps=args.budget, lr=args.lr, bounds=(min(b[0] for b in box), max(b[1] for b in box)),
+                guard=lambda w, lam, half=half, xg=xg, yg=yg: half.loss(w, lam, xg, yg),
+            )
+            hgg_val = p.validation(p.solve(resg.log_hyper), resg.log_hyper)[0]
+            hgg_test = p.loss(resg.w, resg.log_hyper, *test)
             r = dict(
+                hgg_val=hgg_val,
+                hgg_test=hgg_test,
                 est_test=est_test,
                 est_solves=est_solves,
                 hg_val=res.value, hg_test=hg_test, tpe_val=tpe_val, tpe_test=tpe_test, otpe_val=otpe_val,
@@ -197,8 +214,8 @@ def main() -> None:
 
     print()
     print(f"budget {args.budget} inner solves per method, {args.seeds} seeds (mean; test in brackets)")
-    print("| problem | hypergrad val [test] | hyperdial TPE val [test] | Optuna TPE val [test] | grid30 shared val [test] | estimator test (solves) | steps to grid best (per seed) | max FD rel. error | time hypergrad / hyperdial TPE / Optuna TPE (s) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| problem | hypergrad val [test] | hyperdial TPE val [test] | Optuna TPE val [test] | grid30 shared val [test] | hypergrad + guard half val [test] | estimator test (solves) | steps to grid best (per seed) | max FD rel. error | time hypergrad / hyperdial TPE / Optuna TPE (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.problems:
         rs = [results[(name, s)] for s in range(args.seeds)]
 
@@ -209,7 +226,7 @@ def main() -> None:
         print(
             f"| {name} | {m('hg_val'):.4f} [{m('hg_test'):.4f}] | {m('tpe_val'):.4f} [{m('tpe_test'):.4f}] | "
             f"{m('otpe_val'):.4f} [{m('otpe_test'):.4f}] | {m('grid_val'):.4f} [{m('grid_test'):.4f}] | "
-            f"{m('est_test'):.4f} ({rs[0]['est_solves']}) | {reach} | "
+            f"{m('hgg_val'):.4f} [{m('hgg_test'):.4f}] | {m('est_test'):.4f} ({rs[0]['est_solves']}) | {reach} | "
             f"{max(r['fd'] for r in rs):.1e} | {m('t_hg'):.1f} / {m('t_tpe'):.1f} / {m('t_otpe'):.1f} |"
         )
     print()
@@ -223,7 +240,11 @@ def main() -> None:
         print(f"  {name}: val {wv}/{len(rs)}, test {wt}/{len(rs)} (vs Optuna TPE: val {wvo}/{len(rs)}, test {wto}/{len(rs)})")
         print("    per-seed test: hypergrad " + " / ".join(f"{r['hg_test']:.4f}" for r in rs)
               + "; hyperdial TPE " + " / ".join(f"{r['tpe_test']:.4f}" for r in rs)
-              + "; estimator " + " / ".join(f"{r['est_test']:.4f}" for r in rs))
+              + "; estimator " + " / ".join(f"{r['est_test']:.4f}" for r in rs)
+              + "; hypergrad+guard " + " / ".join(f"{r['hgg_test']:.4f}" for r in rs))
+        wg = sum(r["hgg_test"] <= r["tpe_test"] for r in rs)
+        wgv = sum(r["hgg_val"] < r["tpe_val"] for r in rs)
+        print(f"    hypergrad+guard vs hyperdial TPE: val {wgv}/{len(rs)}, test {wg}/{len(rs)}")
 
 
 if __name__ == "__main__":
