@@ -12,6 +12,8 @@ trials are stored with numbers 0..n-1 once each, and reports per library:
   for the database server, which shares the same cores here).
 * **first 100 / last 100**: the same storage time for the first and the last 100 trials
   of the study (by trial number), to show whether the cost grows with the study.
+* **worker CPU ms/trial**: CPU time of the worker processes (library, sampler, storage
+  client; not the database server) per trial, which waiting for other processes does not inflate.
 * **span ms/trial**: the time from the first trial finished (in any worker) to the last,
   divided by the trials in between: the aggregate cost per trial of the whole system
   (clients, server, file system) without process start-up, the fairer figure when cores
@@ -82,18 +84,24 @@ class _Clock:
 
 
 def hd_worker(url: str, name: str, n: int, out) -> None:
+    src = os.environ.get("HD_BENCH_SRC")
+    if src:  # a spawned child gets the parent's sys.path, so PYTHONPATH alone would not reach it
+        sys.path.insert(0, src)
     import hyperdial
+
+    assert not src or hyperdial.__file__.startswith(src), hyperdial.__file__
     from hyperdial.storages import get_storage
 
     storage = get_storage(url)
     study = hyperdial.load_study(name, storage, sampler="random")
     clock = _Clock(storage)
     stamps = []  # (trial number, cumulative storage seconds, cumulative calls, clock) after each trial
+    cpu = time.process_time()
     study.optimize(
         objective, n_trials=n, show_progress=False,
         callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls, time.time()))],
     )
-    out.put(stamps)
+    out.put((stamps, time.process_time() - cpu))
 
 
 def optuna_worker(spec: dict, name: str, n: int, out) -> None:
@@ -103,9 +111,10 @@ def optuna_worker(spec: dict, name: str, n: int, out) -> None:
     study = optuna.load_study(study_name=name, storage=_optuna_storage(spec), sampler=optuna.samplers.RandomSampler())
     clock = _Clock(study._storage)
     stamps = []
+    cpu = time.process_time()
     study.optimize(objective, n_trials=n,
                    callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls, time.time()))])
-    out.put(stamps)
+    out.put((stamps, time.process_time() - cpu))
 
 
 def _optuna_storage(spec: dict):
@@ -125,13 +134,18 @@ def _specs(kind: str, args, tag: str) -> tuple[str, dict]:
     path = os.path.join(args.dir, f"{tag}-{uuid.uuid4().hex[:8]}")
     if kind == "journal":
         return f"journal:///{path}.log", {"kind": "journal", "path": f"{path}.log"}
+    if kind == "journal-fsync":  # each write waits for the disk, as Optuna's journal file does
+        return f"journal:///{path}.log?fsync=true", {"kind": "journal", "path": f"{path}.log"}
     return f"sqlite:///{path}.db", {"kind": "rdb", "url": f"sqlite:///{path}.db"}
 
 
 def run(lib: str, kind: str, args, workers: int, trials: int) -> dict:
     name = f"bench-{lib}-{uuid.uuid4().hex[:8]}"
     hd_url, optuna_spec = _specs(kind, args, lib)
-    if lib == "hyperdial":
+    # "hyperdial-baseline": the same workers importing hyperdial from --baseline-src (an older tree).
+    if lib == "hyperdial-baseline":
+        os.environ["HD_BENCH_SRC"] = args.baseline_src
+    if lib.startswith("hyperdial"):
         import hyperdial
 
         hyperdial.create_study(name, hd_url, seed=0)
@@ -148,6 +162,7 @@ def run(lib: str, kind: str, args, workers: int, trials: int) -> dict:
     t0 = time.perf_counter()
     for p in procs:
         p.start()
+    os.environ.pop("HD_BENCH_SRC", None)
     results = [q.get(timeout=3600) for _ in procs]
     for p in procs:
         p.join()
@@ -155,7 +170,8 @@ def run(lib: str, kind: str, args, workers: int, trials: int) -> dict:
     per_trial = []  # (number, storage seconds of that trial in its worker, storage calls)
     totals = []
     finished = []
-    for stamps in results:
+    cpu = sum(c for _, c in results)
+    for stamps, _ in results:
         prev_t = prev_c = 0.0
         for number, tot, calls, clock in stamps:
             per_trial.append((number, tot - prev_t, calls - prev_c))
@@ -163,7 +179,7 @@ def run(lib: str, kind: str, args, workers: int, trials: int) -> dict:
             finished.append(clock)
         totals.append(prev_t / max(1, len(stamps)))
     per_trial.sort()
-    if lib == "hyperdial":
+    if lib.startswith("hyperdial"):
         import hyperdial
 
         trials_ = hyperdial.load_study(name, hd_url).trials
@@ -185,6 +201,7 @@ def run(lib: str, kind: str, args, workers: int, trials: int) -> dict:
         # Without process start-up: from the first trial finished to the last, over the trials in between.
         "span_ms_per_trial": 1e3 * (max(finished) - min(finished)) / max(1, len(finished) - 1),
         "storage_ms_per_trial": 1e3 * statistics.fmean(totals),
+        "worker_cpu_ms_per_trial": 1e3 * cpu / total,
         "storage_calls_per_trial": statistics.fmean(c for _, _, c in per_trial),
         "first100_ms": 1e3 * statistics.fmean(s for _, s, _ in per_trial[:100]),
         "last100_ms": 1e3 * statistics.fmean(s for _, s, _ in per_trial[-100:]),
@@ -197,23 +214,29 @@ def commit_latency_ms(url: str, n: int = 200) -> dict:
 
     rest = url.split("://", 1)[1]
     out = {}
+    table = f"hd_bench_commit_{uuid.uuid4().hex[:8]}"  # a logged table: temporary ones skip the WAL flush
     with psycopg.connect(f"postgresql://{rest}", autocommit=True) as conn:
-        conn.execute("CREATE TEMP TABLE hd_bench_commit (x int)")
-        for label, sql in (("select_ms", "SELECT 1"), ("commit_ms", "INSERT INTO hd_bench_commit VALUES (1)")):
-            times = []
-            for _ in range(n):
-                t0 = time.perf_counter()
-                conn.execute(sql)
-                times.append(time.perf_counter() - t0)
-            out[label] = 1e3 * statistics.median(times)
-        out["synchronous_commit"] = conn.execute("SHOW synchronous_commit").fetchone()[0]
+        conn.execute(f"CREATE TABLE {table} (x int)")
+        try:
+            for label, sql in (("select_ms", "SELECT 1"), ("commit_ms", f"INSERT INTO {table} VALUES (1)")):
+                times = []
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    conn.execute(sql)
+                    times.append(time.perf_counter() - t0)
+                out[label] = 1e3 * statistics.median(times)
+            out["synchronous_commit"] = conn.execute("SHOW synchronous_commit").fetchone()[0]
+        finally:
+            conn.execute(f"DROP TABLE {table}")
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", help="PostgreSQL URL (for --storage postgres)")
-    ap.add_argument("--storage", nargs="+", default=["postgres"], choices=["postgres", "journal", "sqlite"])
+    ap.add_argument("--storage", nargs="+", default=["postgres"],
+                    choices=["postgres", "journal", "journal-fsync", "sqlite"])
+    ap.add_argument("--baseline-src", help="a src/ folder of an older hyperdial, run as library 'hyperdial-baseline'")
     ap.add_argument("--dir", default=None, help="folder for journal / SQLite files (default: a temporary one)")
     ap.add_argument("--workers", type=int, nargs="+", default=[8])
     ap.add_argument("--trials", type=int, default=250)
@@ -229,6 +252,8 @@ def main(argv=None) -> int:
     if args.dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="hd-bench-")
         args.dir = tmp.name
+    if args.baseline_src and "hyperdial-baseline" not in args.libs:
+        args.libs.insert(0, "hyperdial-baseline")
     libs = []
     for lib in args.libs:
         if lib == "optuna":
@@ -257,15 +282,16 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "server_probes": probes}, f, indent=1)
     for p in probes:
-        print(f"PostgreSQL server: a trivial read {p['select_ms']:.2f} ms, a trivial durable commit "
+        print(f"PostgreSQL server: a trivial read {p['select_ms']:.2f} ms, a trivial commit (one row) "
               f"{p['commit_ms']:.2f} ms (synchronous_commit={p['synchronous_commit']})")
     print("| library | storage | workers x trials | stored | numbers once | storage ms/trial | first 100 | "
-          "last 100 | storage calls/trial | span ms/trial | wall s |")
-    print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
+          "last 100 | storage calls/trial | worker CPU ms/trial | span ms/trial | wall s |")
+    print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['lib']} | {r['storage']} | {r['workers']} x {r['trials_each']} | {r['stored']} | "
               f"{r['numbers_ok']} | {r['storage_ms_per_trial']:.2f} | {r['first100_ms']:.2f} | "
-              f"{r['last100_ms']:.2f} | {r['storage_calls_per_trial']:.1f} | {r['span_ms_per_trial']:.2f} | "
+              f"{r['last100_ms']:.2f} | {r['storage_calls_per_trial']:.1f} | {r['worker_cpu_ms_per_trial']:.2f} | "
+              f"{r['span_ms_per_trial']:.2f} | "
               f"{r['wall_s']:.1f} |")
     if tmp is not None:
         tmp.cleanup()
