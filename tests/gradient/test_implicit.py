@@ -193,3 +193,20 @@ def test_gradient_package_loads_torch_lazily_and_names_the_extra(monkeypatch):
         gradient.SGDHD  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         gradient.Nope  # noqa: B018
+
+
+def test_many_feature_logistic_solves_without_a_dense_hessian(monkeypatch):
+    import hyperdial.gradient.problems as problems
+
+    dense = _logistic("per_feature")
+    lam = np.random.default_rng(2).normal(size=30) - 3
+    _, g_dense, w_dense, _ = dense.hypergradient(lam, solver="cg")
+    monkeypatch.setattr(problems, "_DENSE_LIMIT", 10)  # as if the model had > 2,000 coefficients
+    big = _logistic("per_feature")
+    assert big.hessian(w_dense, lam) is None
+    w = big.solve(lam)
+    assert np.abs(w - w_dense).max() < 1e-9
+    _, grad, _, _ = big.hypergradient(lam, w, solver="cg")
+    assert _rel(grad, g_dense) < 1e-6 and _rel(grad, _fd(big, lam)) < 1e-4
+    with pytest.raises(ValueError, match="too large to form it"):
+        big.hypergradient(lam, w, solver="exact")

@@ -147,6 +147,8 @@ def solve_hessian(
         if hessian is None:
             raise ValueError("solver='exact' needs the dense Hessian; this problem gives none: use solver='cg'")
         h = hessian()
+        if h is None:
+            raise ValueError("solver='exact' needs the dense Hessian; this problem is too large to form it: use 'cg'")
         try:
             return sla.cho_solve(sla.cho_factor(h, lower=True), b)
         except np.linalg.LinAlgError:

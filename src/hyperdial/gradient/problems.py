@@ -22,6 +22,9 @@ from hyperdial.gradient.implicit import BilevelProblem
 
 __all__ = ["KernelRidgeProblem", "LogisticProblem", "RidgeProblem", "penalty_groups"]
 
+#: Above this many coefficients the logistic problem is solved without forming its Hessian.
+_DENSE_LIMIT = 2000
+
 
 def _as_2d(name: str, x: Any) -> np.ndarray:
     arr = np.asarray(x, dtype=float)
@@ -143,7 +146,9 @@ class LogisticProblem(_Linear):
 
     ``L(w) = (1/n) Σ [log(1 + e^{z_i}) - y_i z_i] + ½ Σ λ_{g(j)} w_j²`` with ``z = Xw``; the
     inner problem is solved by Newton's method with a backtracking line search to a gradient
-    norm of ``tol`` (tight, so that hypergradients are exact to ~1e-8).
+    norm of ``tol`` (tight, so that hypergradients are exact to ~1e-8); above 2,000
+    coefficients by a trust-region Newton-Krylov method on Hessian-vector products, and the
+    hypergradient then needs ``solver="cg"`` or ``"neumann"``.
 
     Example:
         >>> from sklearn.datasets import load_breast_cancer
@@ -169,14 +174,36 @@ class LogisticProblem(_Linear):
     def _grad_norm(self, w: np.ndarray, lam: np.ndarray) -> float:
         return float(np.linalg.norm(self.x.T @ (expit(self.x @ w) - self.y) / self.x.shape[0] + lam * w))
 
-    def hessian(self, w: np.ndarray, log_hyper: np.ndarray) -> np.ndarray:
+    def hessian(self, w: np.ndarray, log_hyper: np.ndarray) -> np.ndarray | None:
+        if self.x.shape[1] > _DENSE_LIMIT:
+            return None  # too large to form: use solver="cg" (Hessian-vector products)
         s = expit(self.x @ w)
         return (self.x.T * (s * (1 - s))) @ self.x / self.x.shape[0] + np.diag(self._penalty(log_hyper))
+
+    def _solve_krylov(self, w: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """Many features: a trust-region Newton method on Hessian-vector products (no dense Hessian)."""
+        from scipy.optimize import minimize
+
+        n = self.x.shape[0]
+
+        def fun(v: np.ndarray) -> tuple[float, np.ndarray]:
+            z = self.x @ v
+            f = float(np.mean(-log_expit(z) + (1 - self.y) * z) + 0.5 * np.sum(lam * v * v))
+            return f, self.x.T @ (expit(z) - self.y) / n + lam * v
+
+        def hessp(v: np.ndarray, p: np.ndarray) -> np.ndarray:
+            s = expit(self.x @ v)
+            return self.x.T @ (s * (1 - s) * (self.x @ p)) / n + lam * p
+
+        res = minimize(fun, w, jac=True, hessp=hessp, method="trust-ncg", options={"gtol": max(self.tol, 1e-12)})
+        return res.x
 
     def solve(self, log_hyper: np.ndarray, w0: np.ndarray | None = None) -> np.ndarray:
         lam = self._penalty(log_hyper)
         n, d = self.x.shape
         w = np.zeros(d) if w0 is None or np.shape(w0) != (d,) else np.array(w0, dtype=float)
+        if d > _DENSE_LIMIT:
+            return self._solve_krylov(w, lam)
         f = self._objective(w, lam)
         for _ in range(self.max_newton):
             s = expit(self.x @ w)
