@@ -194,7 +194,10 @@ class HyperRidge(RegressorMixin, _HyperBase):
     per-sample penalty, scikit-learn's ``Ridge(alpha)`` corresponds to ``a = alpha / n``).
 
     Args:
-        penalty: ``"shared"``, ``"per_feature"`` or an integer array with each feature's group.
+        penalty: ``"shared"`` (the default), ``"per_feature"`` or an integer array with each
+            feature's group. Per-feature penalties pay off when many features are noise; with
+            few samples per penalty they can fit the validation folds' noise instead (on breast
+            cancer, 30 penalties from ~340 samples lose to one shared penalty on test).
         fit_intercept: Fit an unpenalised intercept.
         n_steps: Hypergradient steps (one inner solve each).
         lr: Adam step size on ``log a``.
@@ -220,7 +223,7 @@ class HyperRidge(RegressorMixin, _HyperBase):
     def __init__(
         self,
         *,
-        penalty: Any = "per_feature",
+        penalty: Any = "shared",
         fit_intercept: bool = True,
         n_steps: int = 50,
         lr: float = 0.3,
@@ -302,7 +305,7 @@ class HyperLogisticRegression(ClassifierMixin, _HyperBase):
     def __init__(
         self,
         *,
-        penalty: Any = "per_feature",
+        penalty: Any = "shared",
         fit_intercept: bool = True,
         n_steps: int = 30,
         lr: float = 0.3,
