@@ -210,3 +210,21 @@ def test_many_feature_logistic_solves_without_a_dense_hessian(monkeypatch):
     assert _rel(grad, g_dense) < 1e-6 and _rel(grad, _fd(big, lam)) < 1e-4
     with pytest.raises(ValueError, match="too large to form it"):
         big.hypergradient(lam, w, solver="exact")
+
+
+def test_averaged_folds_give_the_mean_loss_and_an_exact_hypergradient():
+    from hyperdial.gradient import AveragedProblem
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(60, 4))
+    y = x @ [1.0, 0.0, -2.0, 0.5] + rng.normal(size=60)
+    parts = np.split(np.arange(60), 3)
+    folds = [RidgeProblem(np.delete(x, idx, 0), np.delete(y, idx), x[idx], y[idx]) for idx in parts]
+    avg = AveragedProblem(folds)
+    lam = np.log([0.3, 0.1, 0.05, 1.0])
+    value, grad, w, _ = avg.hypergradient(lam, solver="cg")
+    assert value == pytest.approx(np.mean([f.validation(f.solve(lam), lam)[0] for f in folds]))
+    assert _rel(grad, _fd(avg, lam)) < 1e-6
+    assert w.size == 3 * 5
+    with pytest.raises(ValueError, match="different numbers of hyperparameters"):
+        AveragedProblem([folds[0], RidgeProblem(x, y, x, y, penalty="shared")])
