@@ -293,3 +293,36 @@ def test_incremental_decisions_match_a_fresh_pruner(direction):
         for make, p in zip(makers, kept):
             fresh = make()
             assert [p.decide(h, t) for t in h.trials] == [fresh.decide(h, t) for t in h.trials]
+
+
+def test_claims_of_a_bracket_view_are_not_confused_with_a_freed_view():
+    # Hyperband gives the sampler a new view per bracket and version; a freed view's id can be
+    # reused by the next one. The claim tracker must not carry the old view's scan position over
+    # (it did: a QMC index claimed in the bracket was proposed again forever).
+    import gc
+    import pickle
+    import weakref
+
+    from hyperdial.samplers.base import ClaimTracker
+
+    h = _history({0: {1: 1.0}, 1: {1: 2.0}})
+    for i, t in enumerate(h.trials):
+        h.trials[i] = t._replace(_system={"qmc": i})
+    tracker = ClaimTracker("qmc")
+
+    class Gone:
+        pass
+
+    dead = Gone()
+    ref = weakref.ref(dead)
+    del dead
+    gc.collect()
+    tracker._state[id(h)] = (ref, 2, set(), 0)  # what a freed view with the same id left behind
+    assert tracker.first_free(h) == 2
+    assert pickle.loads(pickle.dumps(tracker)).first_free(h) == 2
+
+
+def test_hyperband_with_tpe_keeps_claiming_new_points():
+    study = hyperdial.create_study(sampler="tpe", seed=8, pruner=HyperbandPruner(min_resource=1, max_resource=27))
+    study.optimize(learning_curve, n_trials=120, show_progress=False)
+    assert len(study.trials) == 120

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -92,10 +93,19 @@ class ClaimTracker:
 
     def __init__(self, attr: str) -> None:
         self.attr = attr
-        self._state: dict[int, tuple[int, set[int], int]] = {}
+        self._state: dict[int, tuple[Any, int, set[int], int]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"attr": self.attr, "_state": {}}  # weak references do not pickle; workers start afresh
 
     def first_free(self, history: History) -> int:
-        seen, claimed, cursor = self._state.get(id(history), (0, set(), 0))
+        # Keyed by the history object; the weak reference guards against a view (a Hyperband
+        # bracket's) reusing the id of another that was freed, whose claims would then be missed.
+        entry = self._state.get(id(history))
+        if entry is not None and entry[0]() is history:
+            _, seen, claimed, cursor = entry
+        else:
+            seen, claimed, cursor = 0, set(), 0
         attr = self.attr
         for t in history.trials[seen:]:
             index = t._system.get(attr) if t._system else None
@@ -103,7 +113,9 @@ class ClaimTracker:
                 claimed.add(index)
         while cursor in claimed:
             cursor += 1
-        self._state[id(history)] = (len(history.trials), claimed, cursor)
+        if len(self._state) > 256:
+            self._state = {k: v for k, v in self._state.items() if v[0]() is not None}
+        self._state[id(history)] = (weakref.ref(history), len(history.trials), claimed, cursor)
         return cursor
 
     def proposal(self, params: dict[str, Any], index: int) -> Proposal:
