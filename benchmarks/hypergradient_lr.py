@@ -13,8 +13,12 @@ every run, the same initial weights and batch order for every run of a seed:
   plain ``torch.optim.SGD`` through ``ControlLoop(ReplayController(...))``; the final
   validation losses of the two runs are compared.
 
+With ``--controller`` the rate is adapted by ``HypergradientController`` in a ``ControlLoop``
+(any torch optimizer; the same rule one step later) instead of ``SGDHD``.
+
 Usage:
-    python benchmarks/hypergradient_lr.py [--seeds 3] [--epochs 15]
+    python benchmarks/hypergradient_lr.py [--seeds 5] [--epochs 15] [--mode additive --beta 0.1 --momentum 0]
+        [--controller]
 
 Prints a Markdown table (means and per-seed values); BLAS and torch threads capped at 1.
 """
@@ -39,7 +43,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import hyperdial  # noqa: E402
 from hyperdial.control import ControlLoop, ReplayController, recorded_schedule  # noqa: E402
-from hyperdial.gradient import SGDHD, apply_lr  # noqa: E402
+from hyperdial.gradient import SGDHD, HypergradientController, apply_lr  # noqa: E402
 
 torch.set_num_threads(1)
 START_LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
@@ -63,6 +67,8 @@ def train(seed, split, epochs, make_opt, *, loop=None, batch=50):
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
     opt = make_opt(model.parameters())
+    if loop is None and hasattr(opt, "loop"):  # a HypergradientController drives this optimizer
+        loop = opt.loop
     g = torch.Generator().manual_seed(seed)
     step = 0
     for _ in range(epochs):
@@ -91,10 +97,22 @@ def main() -> None:
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--beta", type=float, default=0.05, help="hyper-learning-rate")
     ap.add_argument("--mode", default="multiplicative", choices=["multiplicative", "additive"])
+    ap.add_argument(
+        "--controller", action="store_true",
+        help="adapt the rate with HypergradientController in a ControlLoop (one step delayed) instead of SGDHD",
+    )
     args = ap.parse_args()
     mom = args.momentum
 
     def hd(lr):
+        if args.controller:
+            def make(p):
+                opt = torch.optim.SGD(p, lr=lr, momentum=mom)
+                ctrl = HypergradientController(opt, hypergrad_lr=args.beta, hypergrad_mode=args.mode, lr_max=2.0)
+                opt.loop = ControlLoop(ctrl, {"lr": lr})
+                return opt
+
+            return make
         return lambda p: SGDHD(
             p, lr=lr, momentum=mom, hypergrad_lr=args.beta, hypergrad_mode=args.mode, lr_max=2.0
         )
@@ -114,7 +132,7 @@ def main() -> None:
         hd_vals = [v for v, _ in hd_runs]
         grid_vals = [train(seed, split, args.epochs, sgd(lr))[0] for lr in GRID_LRS]
         one = hd_vals[START_LRS.index(1e-3)]
-        final_lrs = [opt.param_groups[0]["lr"] for _, opt in hd_runs]
+        final_lrs = [opt.loop.params["lr"] if hasattr(opt, "loop") else opt.param_groups[0]["lr"] for _, opt in hd_runs]
 
         # replay: record the SGDHD run started at 1e-3 on a trial, replay it with plain SGD
         study = hyperdial.create_study(seed=seed)
@@ -123,7 +141,10 @@ def main() -> None:
         def record(trial, seed=seed, split=split, recorded=recorded):
             lr0 = trial.suggest_float("lr", 1e-4, 1e-2, log=True)
             val, opt = train(seed, split, args.epochs, hd(lr0))
-            opt.record_schedule(trial)
+            if hasattr(opt, "loop"):
+                trial.set_system_attr("schedule", opt.loop.schedule.to_json())
+            else:
+                opt.record_schedule(trial)
             recorded["val"] = val
             return val
 
@@ -160,8 +181,9 @@ def main() -> None:
         return f"{vals.mean():.3f}", " / ".join(f"{v:.3f}" for v in vals)
 
     print()
-    print(f"MLP 64-64-10 on digits, {args.epochs} epochs, batch 50, momentum {mom}, SGDHD {args.mode} beta={args.beta}")
-    print("| figure | hyperdial SGDHD | plain torch SGD | per seed (hyperdial; competitor) |")
+    which = "HypergradientController" if args.controller else "SGDHD"
+    print(f"MLP 64-64-10 on digits, {args.epochs} epochs, batch 50, momentum {mom}, {which} {args.mode} beta={args.beta}")
+    print(f"| figure | hyperdial {which} | plain torch SGD | per seed (hyperdial; competitor) |")
     print("|---|---|---|---|")
     a, a_s = ms("hd", np.ptp)
     b, b_s = ms("sgd", np.ptp)
@@ -174,7 +196,7 @@ def main() -> None:
     worst = max(r["replay_diff"] for r in rows)
     print(f"| replay of the recorded schedule with plain SGD: max abs diff of final val loss | {worst:.1e} | | |")
     t_ratio = np.mean([r["t_hd"] / r["t_sgd"] for r in rows])
-    print(f"| wall time per training SGDHD / SGD (contended machine) | {t_ratio:.2f}x | | |")
+    print(f"| wall time per training {which} / SGD (contended machine) | {t_ratio:.2f}x | | |")
 
 
 if __name__ == "__main__":
