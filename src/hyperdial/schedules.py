@@ -222,6 +222,11 @@ class WarmupCosine(ScheduleFamily):
 
     Loshchilov & Hutter, "SGDR", ICLR 2017, Eq. 5 (one cycle, no restart) after the linear
     warm-up of Goyal et al. 2017. ``warmup=0, final=1`` is constant.
+
+    Example:
+        >>> s = WarmupCosine(0.1, warmup=0.2, final=0.0, total_steps=10).build({})
+        >>> [round(s(t), 3) for t in (0, 1, 2, 6, 10)]
+        [0.05, 0.1, 0.1, 0.05, 0.0]
     """
 
     kind = "warmup_cosine"
@@ -311,6 +316,11 @@ class ScheduledValue:
     """One concrete schedule: the hyperparameter's value at every step.
 
     Beyond ``total_steps`` the last value holds. Serialises with :meth:`to_dict`.
+
+    Example:
+        >>> s = ScheduledValue("exponential", {"initial": 1.0, "final": 0.5}, total_steps=2)
+        >>> s(1), s(2), s(9), ScheduledValue.from_dict(s.to_dict()) == s
+        (0.7071067811865476, 0.5, 0.5, True)
     """
 
     __slots__ = ("kind", "params", "total_steps")

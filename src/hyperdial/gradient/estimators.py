@@ -218,6 +218,13 @@ class HyperRidge(RegressorMixin, _HyperBase):
         coef_, intercept_: The fitted linear model.
         alpha_: The chosen penalty per feature.
         hyper_result_: The :class:`~hyperdial.gradient.implicit.HyperResult` (path, guard losses).
+
+    Example:
+        >>> from sklearn.datasets import make_regression
+        >>> x, y = make_regression(n_samples=120, n_features=8, n_informative=2, noise=5.0, random_state=0)
+        >>> model = HyperRidge(penalty="per_feature", n_steps=15, random_state=0).fit(x, y)
+        >>> model.coef_.shape, model.score(x, y) > 0.9
+        ((8,), True)
     """
 
     def __init__(
