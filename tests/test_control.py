@@ -81,3 +81,19 @@ def test_schedule_is_stored_on_the_trial_and_replays_exactly():
         replay.optimize(lambda t, s=sched: _train(t, ReplayController(s)), n_trials=1, show_progress=False)
         assert replay.trials[0].value == frozen.value
         assert recorded_schedule(replay.trials[0]) == sched
+
+
+def test_a_schedule_changing_every_step_is_queued_once_per_write():
+    class EveryStep(Controller):
+        def update(self, step, observation, params):
+            return {"lr": params["lr"] * 0.99}
+
+    study = hyperdial.create_study(seed=0, sampler="random")
+    trial = study.ask()
+    loop = ControlLoop(EveryStep(), {"lr": 0.1}, trial=trial)
+    for step in range(200):
+        loop.step(step)
+    queued = [d for kind, d in trial._pending if kind == "system" and "schedule" in d]
+    assert len(queued) == 1 and len(queued[0]["schedule"]) == 201
+    study.tell(trial, 1.0)
+    assert recorded_schedule(study.trials[0]) == loop.schedule

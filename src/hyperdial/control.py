@@ -203,8 +203,14 @@ class ControlLoop:
         return self.params
 
     def _save(self) -> None:
-        if self.trial is not None:
-            self.trial.set_system_attr(SCHEDULE_ATTR, self.schedule.to_json())
+        if self.trial is None:
+            return
+        # Keep one copy of the schedule queued per write: a controller that changes a value at
+        # every step would otherwise queue (and store) a growing copy per step. The values
+        # were checked for JSON when recorded, so the copy goes in as it is.
+        pending = self.trial._pending
+        pending[:] = [(kind, d) for kind, d in pending if not (kind == "system" and d.keys() == {SCHEDULE_ATTR})]
+        pending.append(("system", {SCHEDULE_ATTR: self.schedule.to_json()}))
 
 
 def recorded_schedule(trial: FrozenTrial) -> Schedule | None:
