@@ -9,7 +9,8 @@ from hyperdial.samplers.auto import AutoSampler
 from hyperdial.samplers.base import ClaimTracker, Proposal, Sampler, SearchSpaceExhausted
 from hyperdial.samplers.cma import CmaEsSampler
 from hyperdial.samplers.coarse_to_fine import CoarseToFineSampler
-from hyperdial.samplers.evolution import DifferentialEvolutionSampler, GeneticSampler, NSGAIISampler
+from hyperdial.samplers.differential_evolution import DifferentialEvolutionSampler
+from hyperdial.samplers.evolution import GeneticSampler, NSGAIISampler
 from hyperdial.samplers.gp import GPSampler
 from hyperdial.samplers.grid import GridSampler
 from hyperdial.samplers.qmc import QMCSampler
