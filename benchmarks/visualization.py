@@ -21,7 +21,7 @@ is reported as "> timeout". Results go to ``--out`` (JSON) and are printed as Ma
 Usage:
     python benchmarks/visualization.py [--trials 10000] [--repeats 3] [--timeout 300]
         [--contour-sizes 1000 2000 5000] [--out benchmarks/results/visualization.json]
-    python benchmarks/visualization.py --worker hyperdial --kinds report   # the HTML report alone
+    python benchmarks/visualization.py --worker hyperdial --kinds report fanova-all   # report; fANOVA on all trials
 """
 
 from __future__ import annotations
@@ -152,6 +152,8 @@ def hyperdial_call(kind: str, study: Any, multi: Any, backend: str) -> Any:
         return lambda: fanova(study)
     if kind == "ped-anova":
         return lambda: ped_anova(study)
+    if kind == "fanova-all":  # no subsampling: every complete trial in the forest
+        return lambda: fanova(study, max_trials=None)
     if kind == "report":  # the whole HTML report (every plot, both importances), built as one string
         from hyperdial.visualization.report import build_report
 
