@@ -264,7 +264,7 @@ class Trial:
         ...     kind = trial.suggest_categorical("kind", ["a", "b"])
         ...     return x ** 2 + (kind == "b")
         >>> study = hyperdial.create_study(seed=0, sampler="random")
-        >>> study.optimize(objective, n_trials=20, show_progress=False)
+        >>> study.optimize(objective, n_trials=40, show_progress=False)
         >>> study.best_value < 1
         True
     """
