@@ -157,3 +157,22 @@ def test_heartbeats_use_the_file_clock(tmp_path):
     import time
 
     assert abs(s.now() - time.time()) < 60
+
+
+def test_closing_releases_the_descriptor_and_a_closed_storage_reopens(tmp_path):
+    import os
+
+    url = f"journal:///{tmp_path / 's.log'}"
+    fds = len(os.listdir("/proc/self/fd"))
+    a, b = JournalFileStorage(url), JournalFileStorage(url)
+    sid = a.create_study("s", ["minimize"]).id
+    a.close()
+    assert b.append(sid, [_create()]) == [0]  # b still holds the shared descriptor
+    b.close()
+    assert len(os.listdir("/proc/self/fd")) == fds  # the last close closed it
+    assert a.append(sid, [_create()]) == [1]  # used again: reopened, and caught up incrementally
+    assert [e.number for _, e in a.read(sid, 0)] == [0, 1]
+    a.close()
+    for _ in range(50):  # no descriptor leaks when storages come and go
+        JournalFileStorage(url).close()
+    assert len(os.listdir("/proc/self/fd")) == fds

@@ -90,15 +90,31 @@ class _SharedFile:
 
     POSIX locks belong to a process, and closing *any* descriptor of a file drops all of
     the process's locks on it, so every storage object of this process that opens the
-    same file shares this one descriptor, and threads queue on ``mutex`` first.
+    same file shares this one descriptor, and threads queue on ``mutex`` first. The
+    descriptor is closed when the last storage object using it is closed.
     """
 
     _registry: dict[tuple[int, str], _SharedFile] = {}
     _registry_lock = threading.Lock()
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, key: tuple[int, str]) -> None:
         self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         self.mutex = threading.RLock()
+        self.key = key
+        self.users = 0
+
+    @classmethod
+    def release(cls, f: _SharedFile) -> None:
+        # The mutex first: no thread of this process holds the file lock while it is closed, and
+        # a new descriptor for the path can only be opened once this one is gone.
+        with f.mutex, cls._registry_lock:
+            f.users -= 1
+            if f.users > 0:
+                return
+            if cls._registry.get(f.key) is f:
+                del cls._registry[f.key]
+            os.close(f.fd)
+            f.fd = -1
 
     @classmethod
     def get(cls, path: str) -> _SharedFile:
@@ -113,7 +129,8 @@ class _SharedFile:
                 if not same:  # the file was removed or replaced: the old descriptor points elsewhere
                     f = None
             if f is None:
-                f = cls._registry[key] = cls(path)
+                f = cls._registry[key] = cls(path, key)
+            f.users += 1
             return f
 
 
@@ -162,13 +179,14 @@ class JournalFileStorage(Storage):
         self._reset()
         try:
             with self._locked(exclusive=True):
-                if self._offset == 0 and os.fstat(self._file.fd).st_size == 0:
+                if self._offset == 0 and os.fstat(self._fd).st_size == 0:
                     self._write([{"op": "header", "format": "hyperdial-journal", "schema": SCHEMA_VERSION}])
         except OSError as exc:
             raise ValueError(f"storage {url!r} cannot be opened: {exc}") from None
 
     def _reset(self) -> None:
-        self._file = _SharedFile.get(self.path)
+        self._file: _SharedFile | None = _SharedFile.get(self.path)
+        self._fd = -1
         self._pid = os.getpid()
         self._offset = 0  # bytes of the file replayed so far
         self._tail = b""  # bytes of an unfinished line after the last newline
@@ -188,8 +206,17 @@ class JournalFileStorage(Storage):
     def _locked(self, exclusive: bool) -> Iterator[None]:
         if self._pid != os.getpid():  # forked: replay afresh through this process's own descriptor
             self._reset()
-        f = self._file
-        with f.mutex:
+        while True:
+            f = self._file
+            if f is None:  # closed: reopen, and carry on from the position already replayed
+                f = self._file = _SharedFile.get(self.path)
+            f.mutex.acquire()
+            if f.fd >= 0:
+                break
+            f.mutex.release()  # closed by another thread meanwhile
+            if self._file is f:
+                self._file = None
+        try:
             try:
                 fcntl.lockf(f.fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             except OSError as exc:
@@ -200,14 +227,17 @@ class JournalFileStorage(Storage):
                         "on NFS run the lock manager (rpc.statd / lockd) or use NFSv4, or use a database storage",
                     ) from None
                 raise
+            self._fd = f.fd
             try:
                 self._catch_up()
                 yield
             finally:
                 fcntl.lockf(f.fd, fcntl.LOCK_UN)
+        finally:
+            f.mutex.release()
 
     def _catch_up(self) -> None:
-        fd = self._file.fd
+        fd = self._fd
         size = os.fstat(fd).st_size
         if size < self._offset:
             raise RuntimeError(
@@ -246,7 +276,7 @@ class JournalFileStorage(Storage):
 
     def _write(self, records: list[dict[str, Any]]) -> None:
         """Append records (the exclusive lock is held and the state is caught up)."""
-        fd = self._file.fd
+        fd = self._fd
         prefix = b""
         if self._tail:  # a line left unfinished by a killed writer: close it so it stays one bad line
             prefix = b"\n"
@@ -475,7 +505,10 @@ class JournalFileStorage(Storage):
         return sorted(stale)
 
     def close(self) -> None:
-        """Nothing to release: the shared descriptor lives as long as the process."""
+        """Release this object's hold on the file; using it again reopens it and carries on."""
+        f, self._file = self._file, None
+        if f is not None and self._pid == os.getpid():
+            _SharedFile.release(f)
 
     @property
     def unreadable_lines(self) -> int:
