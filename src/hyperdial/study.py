@@ -947,7 +947,12 @@ class Study:
         as trials finish, and ``study.stop()`` from a callback stops every worker.
 
         Ctrl-C stops the loop: the running trial is stored as FAILED (interrupted), and
-        ``KeyboardInterrupt`` propagates.
+        ``KeyboardInterrupt`` propagates. With worker processes, Ctrl-C on the driver cancels
+        every worker's running trial the same way (within about 0.2 s) and stops the workers;
+        workers that run in threads (Dask) finish their trial first. A driver that crashed is
+        restarted with ``load_study(...).optimize(...)`` and continues the study: its orphaned
+        workers store the trial they were running and stop; with heartbeats, trials of workers
+        that died too are marked FAILED (worker lost) and, with ``max_retries``, run again.
         """
         from hyperdial.optimize import run_optimize
 
