@@ -44,6 +44,7 @@ _EXPOSED = (
     "list_studies",
     "delete_study",
     "append",
+    "append_read",
     "read",
     "get_blob",
     "set_blob",
@@ -130,6 +131,17 @@ class _RemoteStorage(Storage):
             if e.kind == EventKind.CREATE and e.number is None:
                 e.number = next(it)
         return numbers
+
+    def append_read(
+        self, study_id: int, events: Sequence[Event], require: Sequence[Precondition] = (), *, after: int
+    ) -> tuple[list[int], list[tuple[int, Event]]]:
+        # One exchange with the driver instead of two (tell writes and refreshes its view).
+        numbers, new = self._proxy.append_read(study_id, list(events), list(require), after=after)
+        it = iter(numbers)
+        for e in events:
+            if e.kind == EventKind.CREATE and e.number is None:
+                e.number = next(it)
+        return numbers, new
 
     def read(self, study_id: int, after: int) -> list[tuple[int, Event]]:
         return self._proxy.read(study_id, after)
