@@ -45,6 +45,7 @@ Example:
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
 from collections.abc import Mapping
@@ -57,6 +58,8 @@ from hyperdial.trial import TrialState
 if TYPE_CHECKING:
     from hyperdial.study import Study
     from hyperdial.trial import FrozenTrial
+
+logger = logging.getLogger("hyperdial")
 
 __all__ = [
     "CHECKPOINT_ATTR",
@@ -255,7 +258,10 @@ def on_finished(study: Study, t: FrozenTrial) -> None:
     keep = meta.get("keep", "running")
     if keep == "all" or (keep == "complete" and t.state == TrialState.COMPLETE):
         return
-    delete_trial_checkpoints(study, t)
+    try:
+        delete_trial_checkpoints(study, t)
+    except Exception as exc:  # a failed cleanup must not fail the tell; release_checkpoints retries it
+        logger.warning("could not delete the checkpoints of trial %d: %s", t.number, exc)
 
 
 def release_checkpoints(study: Study, numbers: Any = None, *, keep_complete: bool = False) -> int:
