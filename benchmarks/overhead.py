@@ -146,7 +146,15 @@ def worker_sampler(lib: str, sampler: str, n: int) -> dict[str, Any]:
         "ms_per_trial": 1e3 * total / n,
         "cpu_ms_per_trial": 1e3 * cpu / n,
         "best": best,
+        "peak_rss_mb": _peak_rss_mb(),
     }
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this worker process (interpreter and imports included)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def worker_parallel_child(path: str, n: int, lib: str) -> dict[str, Any]:
@@ -393,9 +401,10 @@ def render(results: dict[str, Any]) -> str:
     if smp:
         out.append("")
         out.append(
-            "| sampler | trials | library | ms/trial | CPU ms/trial | best value | faster by (wall) | faster by (CPU) |"
+            "| sampler | trials | library | ms/trial | CPU ms/trial | best value | faster by (wall) | faster by (CPU) "
+            "| peak RSS MB |"
         )
-        out.append("|---|---:|---|---:|---:|---:|---:|---:|")
+        out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|")
         ref = {(r["sampler"], r["n"]): r for r in smp if r["lib"] == "optuna"}
         for r in smp:
             o = ref.get((r["sampler"], r["n"]))
@@ -405,7 +414,7 @@ def render(results: dict[str, Any]) -> str:
             cpu_ratio = f"{o.get('cpu_ms_per_trial', float('nan')) / cpu:.1f}x" if mine else ""
             out.append(
                 f"| {r['sampler']} | {r['n']:,} | {r['lib']} | {r['ms_per_trial']:.2f} | {cpu:.2f} | {r['best']:.4g} | "
-                f"{ratio} | {cpu_ratio} |"
+                f"{ratio} | {cpu_ratio} | {r.get('peak_rss_mb', float('nan')):.0f} |"
             )
     big = [r for r in rows if r.get("part") == "big"]
     mem = [r for r in rows if r.get("part") == "big-memory"]
