@@ -135,3 +135,21 @@ def test_parzen_matches_a_direct_mixture_density():
         dens.append(truncnorm.pdf(row[0], -0.5, 0.5, loc=0.5, scale=1.0) / 3)
         expected.append(np.log(np.dot(weights, dens)))
     np.testing.assert_allclose(est.log_pdf(x), expected, rtol=1e-10)
+
+
+def test_pruned_trials_end_the_startup_like_complete_ones():
+    # Under ASHA most trials are pruned; they are observations, so the model starts after
+    # n_startup_trials of them, not after n_startup_trials COMPLETE ones.
+    import hyperdial
+    from hyperdial import TrialState
+
+    study = hyperdial.create_study(sampler=hyperdial.TPESampler(n_startup_trials=5), seed=0)
+    for i in range(6):
+        t = study.ask()
+        x = t.suggest_float("x", 0, 1)
+        t.report(x, 1)
+        study.tell(t, x) if i == 0 else study.tell(t, state=TrialState.PRUNED)
+    t = study.ask()
+    t.suggest_float("x", 0, 1)
+    study.tell(t, 0.5)
+    assert study.trials[-1].system_attrs["sampler"] == "tpe"

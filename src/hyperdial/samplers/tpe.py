@@ -406,7 +406,12 @@ class TPESampler(Sampler):
         return done[order]
 
     def _ranking(self, history: History) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ordered observation numbers best first, the numbers of running trials, n complete)."""
+        """(ordered observation numbers best first, the numbers of running trials, n observations).
+
+        Pruned trials count as observations for the start-up, as they do in the model: under
+        ASHA / Hyperband most trials are pruned, and counting only COMPLETE ones kept the
+        sampler in its quasi-random start-up for most of the run.
+        """
         key = history.version
         if self._ranking_cache is not None and self._ranking_cache[0] == key and self._ranking_cache[1] is history:
             return self._ranking_cache[2]
@@ -424,7 +429,7 @@ class TPESampler(Sampler):
                     later_first = np.lexsort((history.losses(pruned)[:, 0], -steps))
                     ordered = np.concatenate([ordered, pruned[later_first]])
         running = history.numbers(TrialState.RUNNING) if self.constant_liar else np.empty(0, dtype=int)
-        out = (ordered, running, len(done))
+        out = (ordered, running, len(ordered))
         self._ranking_cache = (key, history, out)
         return out
 
