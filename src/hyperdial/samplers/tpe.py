@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["TPESampler", "default_gamma", "nondominated_rank"]
 
 _LOG_TINY = -700.0
+_RUNNING = np.iinfo(np.int64).max  # the trial number given to running trials in the bad group
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -165,20 +166,23 @@ class _Features:
     def __init__(self, x: np.ndarray, cont: np.ndarray, cat: np.ndarray, cells: np.ndarray) -> None:
         n = len(x)
         xc = x[:, cont]
+        nc = xc.shape[1]
         widths = [int(cells[j]) for j in cat]
-        B = np.zeros((n, xc.shape[1] + sum(widths)))
-        B[:, : xc.shape[1]] = xc
-        off = xc.shape[1]
+        # Columns: continuous values, one-hot categories, a constant 1, squared continuous values.
+        B = np.zeros((n, 2 * nc + sum(widths) + 1))
+        B[:, :nc] = xc
+        off = nc
         rows = np.arange(n)
         for j, K in zip(cat, widths):
             c = (x[:, j] * K).astype(np.intp)
             np.minimum(c, K - 1, out=c)
             B[rows, off + c] = 1.0
             off += K
-        self.B, self.x = B, x
-        self.sq = xc * xc
-        d = xc - 0.5
-        self.prior_sq = -0.5 * (d * d).sum(axis=1)
+        B[:, off] = 1.0
+        sq = B[:, off + 1 :]
+        np.multiply(xc, xc, out=sq)
+        self.B, self.x, self.sq = B, x, sq
+        self.prior_sq = -0.5 * (sq.sum(axis=1) - xc.sum(axis=1) + 0.25 * nc)
 
 
 class _Parzen:
@@ -219,7 +223,8 @@ class _Parzen:
         self.cat = kinds.cat
         n_cont = kinds.n_cont
         widths = kinds.widths
-        G = np.zeros((m, n_cont + sum(widths)))
+        D = n_cont + sum(widths)
+        G = np.zeros((m, 2 * n_cont + sum(widths) + 1))  # matches the columns of _Features.B
         const = self.log_w[:m].copy()
         prior_const = float(self.log_w[m])
         self.inv = np.empty(0)
@@ -249,6 +254,9 @@ class _Parzen:
             prior_const -= math.log(K)
             self.cat_obs.append(c)
             self.cat_b.append(b)
+        G[:, D] = const
+        if n_cont:
+            G[:, D + 1 :] = -0.5 * self.inv
         self.G = G
         self.const = const
         self.prior_const = prior_const
@@ -261,14 +269,8 @@ class _Parzen:
     def log_pdf(self, x: np.ndarray, features: _Features | None = None) -> np.ndarray:
         """Log density (a log probability over int, stepped and categorical dimensions) of each row of ``x``."""
         f = features if features is not None else _Features(x, self.cont, self.cat, self.cells)
-        n = len(x)
-        total = np.empty((n, self.m + 1))
-        obs = total[:, :-1]
-        np.matmul(f.B, self.G.T, out=obs)
-        obs += self.const
-        if len(self.inv):
-            obs += (-0.5 * (f.sq @ self.inv))[:, None]
-        total[:, -1] = self.prior_const + f.prior_sq
+        obs = f.B @ self.G.T  # every continuous and categorical log kernel, constants included
+        prior = self.prior_const + f.prior_sq
         for i, j in enumerate(self.grid):
             K = self.cells[j]
             lo = np.clip(np.floor(x[:, j] * K), 0, K - 1)[:, None] / K
@@ -277,11 +279,11 @@ class _Parzen:
             mass = ndtr((lo + 1.0 / K - mu) / s) - ndtr((lo - mu) / s)
             obs += np.log(np.maximum(mass, 1e-300)) - self.grid_log_z[:, i]
             pm = ndtr(lo[:, 0] + 1.0 / K - 0.5) - ndtr(lo[:, 0] - 0.5)
-            total[:, -1] += np.log(np.maximum(pm, 1e-300)) - self.prior_grid_log_z
-        top = total.max(axis=1)
-        total -= top[:, None]
-        np.exp(total, out=total)
-        return top + np.log(total.sum(axis=1))
+            prior = prior + np.log(np.maximum(pm, 1e-300)) - self.prior_grid_log_z
+        top = np.maximum(obs.max(axis=1), prior) if self.m else prior
+        obs -= top[:, None]
+        np.exp(obs, out=obs)
+        return top + np.log(obs.sum(axis=1) + np.exp(prior - top))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         cdf = np.cumsum(np.exp(self.log_w))
@@ -451,8 +453,11 @@ class TPESampler(Sampler):
         trials' are computed: at a thousand observations that mass is most of the cost.
         """
         good = X[:n_good]
-        bad = np.vstack([X[n_good:], running_X]) if len(running_X) else X[n_good:]
-        bad_numbers = np.concatenate([order_numbers[n_good:], np.full(len(running_X), np.iinfo(np.int64).max)])
+        if len(running_X):
+            bad = np.vstack([X[n_good:], running_X])
+            bad_numbers = np.concatenate([order_numbers[n_good:], np.full(len(running_X), _RUNNING)])
+        else:
+            bad, bad_numbers = X[n_good:], order_numbers[n_good:]
         if len(bad) < 25:
             w_bad = np.ones(len(bad))
         else:
@@ -489,7 +494,7 @@ class TPESampler(Sampler):
         if entry is None or not np.array_equal(entry[0], s):
             entry = (s.copy(), np.full((0, mu.shape[1]), np.nan), np.empty(0))
         M, Z = entry[1], entry[2]
-        known = numbers < np.iinfo(np.int64).max  # running trials (constant liar) are not cached
+        known = numbers < _RUNNING  # running trials (constant liar) are not cached
         top = int(numbers[known].max()) + 1 if known.any() else 0
         if top > len(Z):
             cap = max(top, 2 * len(Z), 64)
