@@ -33,6 +33,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from hyperdial.constraints import feasible_first
+from hyperdial.samplers._motpe import motpe_good_weights, motpe_ranking
 from hyperdial.samplers.base import Proposal, Sampler
 from hyperdial.samplers.qmc import QMCSampler
 from hyperdial.space import Categorical, Distribution, SearchSpace
@@ -430,6 +431,9 @@ class TPESampler(Sampler):
                 if len(pruned):
                     later_first = np.lexsort((history.losses(pruned)[:, 0], -steps))
                     ordered = np.concatenate([ordered, pruned[later_first]])
+        if history.n_objectives > 1:  # fronts, the cut front by hypervolume subset selection (MOTPE)
+            n_good = max(1, min(self.gamma(len(ordered)), len(ordered) - 1))
+            ordered = motpe_ranking(history, ordered, len(done), n_good)
         running = history.numbers(TrialState.RUNNING) if self.constant_liar else np.empty(0, dtype=int)
         out = (ordered, running, len(ordered))
         self._ranking_cache = (key, history, out)
@@ -445,6 +449,7 @@ class TPESampler(Sampler):
         is_cat: np.ndarray,
         rng: np.random.Generator,
         cache_key: Any = None,
+        good_weights: np.ndarray | None = None,
     ) -> np.ndarray:
         """One proposal for the dimensions in ``X`` (rows in best-first order, no nan).
 
@@ -472,7 +477,8 @@ class TPESampler(Sampler):
         kinds = self._kinds_cache.get(key)
         if kinds is None:
             kinds = self._kinds_cache[key] = _Kinds(cells, is_cat)
-        l_est = _Parzen(good, np.ones(len(good)), cells, is_cat, self.prior_weight, None, kinds)
+        w_good = np.ones(len(good)) if good_weights is None else good_weights  # MOTPE: hypervolume contributions
+        l_est = _Parzen(good, w_good, cells, is_cat, self.prior_weight, None, kinds)
         log_z = None
         if cache_key is not None and len(bad) >= 64 and kinds.n_cont:
             s = bandwidths(len(bad), cells, is_cat)[kinds.cont]
@@ -547,12 +553,13 @@ class TPESampler(Sampler):
             n_good = max(1, min(self.gamma(len(X)), len(X) - 1))
             R = R_all[:, dims]
             R = R[~np.isnan(R).any(axis=1)]
+            w = motpe_good_weights(history, ordered[rows][:n_good]) if history.n_objectives > 1 else None
             if self.multivariate:
-                u[dims] = self._fit_sample(X, n_good, ordered[rows], R, cells[dims], is_cat[dims], rng, tuple(dims))
+                u[dims] = self._fit_sample(X, n_good, ordered[rows], R, cells[dims], is_cat[dims], rng, tuple(dims), w)
             else:
                 for j, d in enumerate(dims):
                     u[d] = self._fit_sample(
-                        X[:, [j]], n_good, ordered[rows], R[:, [j]], cells[[d]], is_cat[[d]], rng, (d,)
+                        X[:, [j]], n_good, ordered[rows], R[:, [j]], cells[[d]], is_cat[[d]], rng, (d,), w
                     )[0]
         return Proposal(space.decode(np.where(np.isnan(u), 0.5, u)), {"sampler": "tpe"})
 
@@ -579,7 +586,8 @@ class TPESampler(Sampler):
         R = r[~np.isnan(r)][:, None]
         n_good = max(1, min(self.gamma(len(X)), len(X) - 1))
         cells, is_cat = self._kinds([dist])
-        u = self._fit_sample(X, n_good, ordered[keep], R, cells, is_cat, rng)
+        w = motpe_good_weights(history, ordered[keep][:n_good]) if history.n_objectives > 1 else None
+        u = self._fit_sample(X, n_good, ordered[keep], R, cells, is_cat, rng, good_weights=w)
         return dist.from_unit(float(u[0]))
 
     def __repr__(self) -> str:
