@@ -53,3 +53,26 @@ def test_unreachable_server_says_so():
     pytest.importorskip("psycopg")
     with pytest.raises(ValueError, match="cannot be opened"):
         hyperdial.get_storage("postgresql://postgres@127.0.0.1:1/none")
+
+
+def test_postgres_appends_in_one_statement_and_falls_back_to_a_transaction(tmp_path):
+    from hyperdial.storages import Claim, Event, EventKind, PreconditionFailed, StateIn
+    from hyperdial.trial import TrialState
+
+    storage = STORAGE_FACTORIES["postgres"](tmp_path)
+    assert storage._one_statement  # hyperdial_append_v1 was created with the schema
+    running = (TrialState.RUNNING,)
+    for one_statement in (True, False):  # False: the path used where functions cannot be created
+        storage._one_statement = one_statement
+        sid = storage.create_study(f"s{one_statement}", ["minimize"]).id
+        create = Event(EventKind.CREATE, None, {"state": int(TrialState.RUNNING)})
+        assert storage.append(sid, [create], [Claim("a")]) == [0]
+        done = Event(EventKind.STATE, 0, {"state": int(TrialState.COMPLETE), "values": [1.0]})
+        numbers, events = storage.append_read(sid, [done], [StateIn(0, running)], after=0)
+        assert numbers == [] and [seq for seq, _ in events] == [1, 2]
+        with pytest.raises(PreconditionFailed, match="COMPLETE"):
+            storage.append(sid, [Event(EventKind.REPORT, 0, {"step": 0, "value": 1.0})], [StateIn(0, running)])
+        with pytest.raises(PreconditionFailed):
+            storage.append(sid, [Event(EventKind.CREATE, None, {"state": int(TrialState.RUNNING)})], [Claim("a")])
+        assert len(storage.read(sid, 0)) == 2
+    storage.close()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -56,6 +57,8 @@ from hyperdial.trial import TrialState
 __all__ = ["SQLStorage"]
 
 _KINDS = {int(k): k for k in EventKind}
+
+logger = logging.getLogger("hyperdial")
 
 # SQLSTATE raised by hyperdial_append_v1 when a precondition fails ("<index>|<detail>") or the study is missing.
 _PRECONDITION_SQLSTATE = "HD001"
@@ -175,6 +178,7 @@ class SQLStorage(Storage):
         sa = require("sqlalchemy", extra)
         self._sa = sa
         self._dialect = "postgresql" if sa_url.startswith("postgresql") else "mysql"
+        self._one_statement = False  # appends through hyperdial_append_v1 (PostgreSQL, once it exists)
         driver = "psycopg" if self._dialect == "postgresql" else "pymysql"
         if "+" not in url.split("://")[0]:
             require(driver, extra)
@@ -271,10 +275,21 @@ class SQLStorage(Storage):
             exists = conn.execute(
                 sa.text("SELECT 1 FROM pg_proc WHERE proname = :name"), {"name": _APPEND_FUNCTION}
             ).first()
+            self._one_statement = True
             if exists is None:
-                # Serialise creators: concurrent CREATE OR REPLACE of one function can fail.
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7283461)"))
-                conn.execute(sa.text(_PG_APPEND))
+                try:
+                    with conn.begin_nested():
+                        # Serialise creators: concurrent CREATE OR REPLACE of one function can fail.
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7283461)"))
+                        conn.execute(sa.text(_PG_APPEND))
+                except sa.exc.ProgrammingError as exc:  # e.g. no right to create functions in this schema
+                    self._one_statement = False
+                    logger.warning(
+                        "storage %s: cannot create %s (%s); appends use a transaction of several statements",
+                        self.url,
+                        _APPEND_FUNCTION,
+                        getattr(exc, "orig", exc),
+                    )
 
     def close(self) -> None:
         self._engine.dispose()
@@ -380,14 +395,14 @@ class SQLStorage(Storage):
 
     # -- the log ------------------------------------------------------------------------------------
     def append(self, study_id: int, events: Sequence[Event], require: Sequence[Precondition] = ()) -> list[int]:
-        if self._dialect == "postgresql":
+        if self._one_statement:
             return self._append_pg(study_id, events, require, None)[0]
         return self._append_tx(study_id, events, require)
 
     def append_read(
         self, study_id: int, events: Sequence[Event], require: Sequence[Precondition] = (), *, after: int
     ) -> tuple[list[int], list[tuple[int, Event]]]:
-        if self._dialect == "postgresql":
+        if self._one_statement:
             return self._append_pg(study_id, events, require, int(after))
         return super().append_read(study_id, events, require, after=after)
 
