@@ -11,7 +11,8 @@ Optimizers (defaults of each library unless stated):
 
 * ``hyperdial-nsga2``: ``NSGAIISampler(population_size=50)``;
 * ``optuna-nsga2``: ``optuna.samplers.NSGAIISampler(population_size=50)``;
-* ``hyperdial-tpe``: ``TPESampler()`` (multi-objective: non-dominated rank + crowding split);
+* ``hyperdial-tpe``: ``TPESampler()`` (MOTPE: fronts, the last cut by greedy hypervolume subset
+  selection, good kernels weighted by hypervolume contribution);
 * ``optuna-tpe``: ``optuna.samplers.TPESampler()`` (MOTPE);
 * ``random``: hyperdial's random sampler, for scale.
 

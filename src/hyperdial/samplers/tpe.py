@@ -20,8 +20,10 @@ Everything works on the unit cube that :class:`~hyperdial.space.SearchSpace` def
 parameters of a group, so correlations between parameters are modelled (Falkner et al.
 2018). Conditional parameters are grouped by the condition that activates them; each
 active group is modelled only from the trials in which that group was active, after its
-parents have been chosen. Several objectives are ranked by non-dominated sorting with
-crowding distance breaking ties (after Ozaki et al. 2020, MOTPE).
+parents have been chosen. Several objectives follow MOTPE (Ozaki et al. 2020; 2022 JAIR):
+the good group is filled front by front, the front that does not fit is cut by greedy
+hypervolume subset selection, and good kernels are weighted by their hypervolume contribution
+(see :mod:`hyperdial.samplers._motpe`).
 """
 
 from __future__ import annotations
