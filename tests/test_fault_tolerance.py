@@ -73,11 +73,13 @@ def test_a_late_result_from_a_lost_worker_is_rejected(sqlite_url):
 
 
 def test_running_trials_of_live_workers_are_left_alone(sqlite_url):
-    study = hyperdial.create_study("alive", sqlite_url, seed=0, heartbeat_interval=0.05, grace_period=0.2)
+    # grace 1 s (20 heartbeats): a loaded CI machine can stall one heartbeat thread for a few
+    # hundred milliseconds, which would rightly declare a live worker lost at a tighter setting
+    study = hyperdial.create_study("alive", sqlite_url, seed=0, heartbeat_interval=0.05, grace_period=1.0)
 
     def objective(t):
         x = t.suggest_float("x", 0, 1)
-        time.sleep(0.5)  # longer than the grace period: heartbeats keep it alive
+        time.sleep(1.3)  # longer than the grace period: heartbeats keep it alive
         return x
 
     study.optimize(objective, n_trials=2, show_progress=False)
