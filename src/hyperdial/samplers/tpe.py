@@ -393,7 +393,8 @@ class TPESampler(Sampler):
         which gives exactly the order of a stable sort.
         """
         if not len(done) or history.n_objectives != 1:
-            return done[_order(history.losses(done))] if len(done) else done
+            # Several objectives: _ranking re-ranks the feasible trials (MOTPE); the rest go by violation.
+            return done
         loss = history.losses(done)[:, 0]
         prev = self._sorted
         if prev is not None and prev[0] is history and len(prev[1]) <= len(done):
