@@ -239,3 +239,19 @@ def test_single_objective_proposals_unchanged(multivariate, define_by_run):
                 assert a == pytest.approx(b, rel=1e-12, abs=1e-15)
             else:
                 assert a == b
+
+
+def test_three_objectives_search_and_define_by_run():
+    def dtlz2(t):
+        x = [t.suggest_float(f"x{i}", 0.0, 1.0) for i in range(4)]
+        g = sum((v - 0.5) ** 2 for v in x[2:])
+        a, b = x[0] * math.pi / 2, x[1] * math.pi / 2
+        return (1 + g) * math.cos(a) * math.cos(b), (1 + g) * math.cos(a) * math.sin(b), (1 + g) * math.sin(a)
+
+    def hv(sampler, multivariate=True):
+        study = hyperdial.create_study(directions=["minimize"] * 3, sampler=sampler, seed=0)
+        study.optimize(dtlz2, n_trials=50, show_progress=False)
+        return hypervolume(study, reference=[2.0, 2.0, 2.0])
+
+    tpe, univariate, rnd = hv(TPESampler()), hv(TPESampler(multivariate=False)), hv("random")
+    assert tpe > rnd and univariate > rnd
