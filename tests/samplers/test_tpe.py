@@ -4,7 +4,8 @@ import numpy as np
 
 import hyperdial
 from hyperdial import Categorical, Float, Int, SearchSpace, TPESampler
-from hyperdial.samplers.tpe import _Parzen, nondominated_rank
+from hyperdial.multi_objective import non_dominated_sort
+from hyperdial.samplers.tpe import _Parzen
 
 
 def test_concentrates_on_the_good_region_of_a_quadratic():
@@ -80,7 +81,7 @@ def test_conditional_parameters_are_modelled_per_group():
 
 def test_multi_objective_ranking_and_search():
     losses = np.array([[1, 1], [2, 0], [0, 2], [2, 2], [3, 3]])
-    assert nondominated_rank(losses).tolist() == [0, 0, 0, 1, 2]
+    assert non_dominated_sort(losses).tolist() == [0, 0, 0, 1, 2]
     study = hyperdial.create_study(sampler=TPESampler(), directions=["minimize", "minimize"], seed=0)
     study.optimize(
         lambda t: (t.suggest_float("x", 0, 1), 1 - t.suggest_float("x", 0, 1) ** 0.5), n_trials=40, show_progress=False

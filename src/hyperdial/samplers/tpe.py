@@ -44,7 +44,7 @@ from hyperdial.trial import TrialState
 if TYPE_CHECKING:
     from hyperdial.history import History
 
-__all__ = ["TPESampler", "default_gamma", "nondominated_rank"]
+__all__ = ["TPESampler", "default_gamma"]
 
 _LOG_TINY = -700.0
 _RUNNING = np.iinfo(np.int64).max  # the trial number given to running trials in the bad group
@@ -62,49 +62,6 @@ def _ramp_weights(n: int) -> np.ndarray:
         return np.ones(n)
     ramp = np.linspace(1.0 / n, 1.0, num=n - 25)
     return np.concatenate([ramp, np.ones(25)])
-
-
-def nondominated_rank(losses: np.ndarray) -> np.ndarray:
-    """Front index of each row (0 = Pareto front), all objectives minimised."""
-    n = losses.shape[0]
-    rank = np.full(n, -1)
-    remaining = np.arange(n)
-    front = 0
-    while remaining.size:
-        sub = losses[remaining]
-        le = np.all(sub[:, None, :] <= sub[None, :, :], axis=2)
-        lt = np.any(sub[:, None, :] < sub[None, :, :], axis=2)
-        dominated = np.any(le & lt, axis=0)
-        rank[remaining[~dominated]] = front
-        remaining = remaining[dominated]
-        front += 1
-    return rank
-
-
-def _crowding(losses: np.ndarray) -> np.ndarray:
-    n, m = losses.shape
-    dist = np.zeros(n)
-    if n <= 2:
-        return np.full(n, np.inf)
-    for j in range(m):
-        order = np.argsort(losses[:, j], kind="stable")
-        span = losses[order[-1], j] - losses[order[0], j]
-        dist[order[0]] = dist[order[-1]] = np.inf
-        if span > 0:
-            dist[order[1:-1]] += (losses[order[2:], j] - losses[order[:-2], j]) / span
-    return dist
-
-
-def _order(losses: np.ndarray) -> np.ndarray:
-    """Observation indices from best to worst."""
-    if losses.shape[1] == 1:
-        return np.argsort(losses[:, 0], kind="stable")
-    rank = nondominated_rank(losses)
-    crowd = np.zeros(len(rank))
-    for r in np.unique(rank):
-        sel = rank == r
-        crowd[sel] = _crowding(losses[sel])
-    return np.lexsort((-crowd, rank))
 
 
 class _Kinds:
