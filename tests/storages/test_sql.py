@@ -76,3 +76,38 @@ def test_postgres_appends_in_one_statement_and_falls_back_to_a_transaction(tmp_p
             storage.append(sid, [Event(EventKind.CREATE, None, {"state": int(TrialState.RUNNING)})], [Claim("a")])
         assert len(storage.read(sid, 0)) == 2
     storage.close()
+
+
+def _open(url: str, barrier) -> None:
+    from hyperdial.storages.sql import SQLStorage
+
+    barrier.wait(30)
+    SQLStorage(url).close()
+
+
+def test_processes_opening_a_new_postgres_database_at_once_all_succeed():
+    if not POSTGRES_URL:
+        pytest.skip("HYPERDIAL_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+    import uuid
+
+    sa = pytest.importorskip("sqlalchemy")
+    name = f"hyperdial_fresh_{uuid.uuid4().hex[:10]}"
+    driver_url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://")
+    admin = sa.create_engine(driver_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+        ctx = mp.get_context("spawn")
+        barrier = ctx.Barrier(4)
+        procs = [ctx.Process(target=_open, args=(url, barrier)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+        hyperdial.create_study("after", url).optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

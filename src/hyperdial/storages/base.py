@@ -28,6 +28,7 @@ from hyperdial.trial import TrialState
 
 __all__ = [
     "Claim",
+    "check_held_log",
     "DuplicateStudyError",
     "Event",
     "EventKind",
@@ -101,6 +102,42 @@ class PreconditionFailed(RuntimeError):
     def __init__(self, precondition: Precondition, detail: str = "") -> None:
         super().__init__(f"{precondition} does not hold{': ' + detail if detail else ''}")
         self.precondition = precondition
+
+
+def check_held_log(
+    require: Sequence[Precondition], states: Sequence[TrialState], claims: dict[str, int], n_new: int
+) -> list[str]:
+    """Check ``require`` against a study log held in this process (memory and journal backends).
+
+    Args:
+        require: The append's preconditions.
+        states: Each trial's state, by number.
+        claims: Keys claimed so far, with the trial that holds each.
+        n_new: How many trials the append creates.
+
+    Returns:
+        The keys the append claims.
+
+    Raises:
+        PreconditionFailed: a precondition does not hold.
+    """
+    claimed: list[str] = []
+    for pre in require:
+        if isinstance(pre, StateIn):
+            if not 0 <= pre.number < len(states):
+                raise PreconditionFailed(pre, f"trial {pre.number} does not exist")
+            if states[pre.number] not in pre.states:
+                raise PreconditionFailed(pre, f"trial {pre.number} is {states[pre.number].name}")
+        elif isinstance(pre, Claim):
+            if pre.key in claims:
+                raise PreconditionFailed(pre, f"claimed by trial {claims[pre.key]}")
+            claimed.append(pre.key)
+        elif isinstance(pre, MaxTrials):
+            if len(states) + n_new > pre.limit:
+                raise PreconditionFailed(pre, f"the study holds {len(states)} trials")
+        else:
+            raise TypeError(f"unknown precondition {pre!r}")
+    return claimed
 
 
 class DuplicateStudyError(ValueError):

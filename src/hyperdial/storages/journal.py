@@ -39,17 +39,14 @@ from urllib.parse import parse_qs, unquote
 
 from hyperdial.storages.base import (
     SCHEMA_VERSION,
-    Claim,
     DuplicateStudyError,
     Event,
     EventKind,
-    MaxTrials,
     Precondition,
-    PreconditionFailed,
-    StateIn,
     Storage,
     StudyInfo,
     StudySummary,
+    check_held_log,
 )
 from hyperdial.storages.sqlite import _dist_from_key
 from hyperdial.trial import TrialState
@@ -393,22 +390,7 @@ class JournalFileStorage(Storage):
         with self._locked(exclusive=True):
             log = self._log(study_id)
             n_new = sum(1 for e in events if e.kind == EventKind.CREATE and e.number is None)
-            claims = []
-            for pre in require:
-                if isinstance(pre, StateIn):
-                    if not 0 <= pre.number < len(log.states):
-                        raise PreconditionFailed(pre, f"trial {pre.number} does not exist")
-                    if log.states[pre.number] not in pre.states:
-                        raise PreconditionFailed(pre, f"trial {pre.number} is {log.states[pre.number].name}")
-                elif isinstance(pre, Claim):
-                    if pre.key in log.claims:
-                        raise PreconditionFailed(pre, f"claimed by trial {log.claims[pre.key]}")
-                    claims.append(pre.key)
-                elif isinstance(pre, MaxTrials):
-                    if len(log.states) + n_new > pre.limit:
-                        raise PreconditionFailed(pre, f"the study holds {len(log.states)} trials")
-                else:
-                    raise TypeError(f"unknown precondition {pre!r}")
+            claims = check_held_log(require, log.states, log.claims, n_new)
             numbers = []
             number = len(log.states)
             for enc, e in zip(encoded, events):

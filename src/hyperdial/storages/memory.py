@@ -7,17 +7,14 @@ import time
 from collections.abc import Sequence
 
 from hyperdial.storages.base import (
-    Claim,
     DuplicateStudyError,
     Event,
     EventKind,
-    MaxTrials,
     Precondition,
-    PreconditionFailed,
-    StateIn,
     Storage,
     StudyInfo,
     StudySummary,
+    check_held_log,
 )
 from hyperdial.trial import TrialState
 
@@ -102,22 +99,7 @@ class InMemoryStorage(Storage):
         with self._lock:
             log = self._log(study_id)
             n_new = sum(1 for e in events if e.kind == EventKind.CREATE and e.number is None)
-            claimed = []
-            for pre in require:
-                if isinstance(pre, StateIn):
-                    if not (0 <= pre.number < len(log.states)):
-                        raise PreconditionFailed(pre, f"trial {pre.number} does not exist")
-                    if log.states[pre.number] not in pre.states:
-                        raise PreconditionFailed(pre, f"trial {pre.number} is {log.states[pre.number].name}")
-                elif isinstance(pre, Claim):
-                    if pre.key in log.claims:
-                        raise PreconditionFailed(pre, f"claimed by trial {log.claims[pre.key]}")
-                    claimed.append(pre.key)
-                elif isinstance(pre, MaxTrials):
-                    if len(log.states) + n_new > pre.limit:
-                        raise PreconditionFailed(pre, f"the study holds {len(log.states)} trials")
-                else:
-                    raise TypeError(f"unknown precondition {pre!r}")
+            claimed = check_held_log(require, log.states, log.claims, n_new)
             numbers = []
             seq = len(log.events)
             for e in events:

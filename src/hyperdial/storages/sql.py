@@ -259,6 +259,10 @@ class SQLStorage(Storage):
 
     def _ensure_schema(self, conn: Any) -> None:
         sa = self._sa
+        if self._dialect == "postgresql":
+            # Serialise schema creators until this transaction ends: two processes opening a new
+            # database at once would otherwise both CREATE TABLE and one fails on pg_type's index.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7283461)"))
         self._metadata.create_all(conn, checkfirst=True)
         meta = self._tables["meta"]
         row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
@@ -279,9 +283,7 @@ class SQLStorage(Storage):
             if exists is None:
                 try:
                     with conn.begin_nested():
-                        # Serialise creators: concurrent CREATE OR REPLACE of one function can fail.
-                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7283461)"))
-                        conn.execute(sa.text(_PG_APPEND))
+                        conn.execute(sa.text(_PG_APPEND))  # under the schema lock taken above
                 except sa.exc.ProgrammingError as exc:  # e.g. no right to create functions in this schema
                     self._one_statement = False
                     logger.warning(
