@@ -227,7 +227,7 @@ class BilevelProblem(ABC):
 
     def loss(self, w: np.ndarray, log_hyper: np.ndarray, x: Any, y: Any) -> float:
         """The validation-type loss of ``w`` on other data (a test split)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not score other data; implement loss() to do so")
 
     def hypergradient(
         self,

@@ -173,10 +173,10 @@ class _Hypergradient:
 
     # -- hooks --------------------------------------------------------------------------------
     def _before(self, group: dict[str, Any]) -> dict[torch.Tensor, Any]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _before")
 
     def _direction(self, p: torch.Tensor, group: dict[str, Any], extra: Any) -> torch.Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _direction")
 
     # -- the recorded trajectory ----------------------------------------------------------------
     def _names(self) -> list[str]:

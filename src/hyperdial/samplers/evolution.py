@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import weakref
 import zlib
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -95,8 +96,9 @@ class _EvolutionSampler(Sampler):
     def bind(self, seed: int) -> None:
         self._lineages = weakref.WeakKeyDictionary()
 
+    @abstractmethod
     def default_population_size(self, space: SearchSpace) -> int:
-        raise NotImplementedError
+        """Implemented by each evolutionary sampler."""
 
     def popsize(self, space: SearchSpace) -> int:
         """The population size used on ``space``."""
@@ -175,13 +177,15 @@ class _EvolutionSampler(Sampler):
     def _initial_attrs(self, attrs: dict[str, Any], rng: np.random.Generator) -> None:
         """Attributes of a randomly initialised individual (DE's starting control parameters)."""
 
+    @abstractmethod
     def _survive(self, history: History, space: SearchSpace, pop: list, children: list[int], P: int) -> list:
-        raise NotImplementedError
+        """Implemented by each evolutionary sampler."""
 
+    @abstractmethod
     def _offspring(
         self, history: History, space: SearchSpace, pop: list, slot: int, rng: np.random.Generator, attrs: dict
     ) -> np.ndarray | None:
-        raise NotImplementedError
+        """Implemented by each evolutionary sampler."""
 
     def sample_one(self, history: History, name: str, dist: Distribution, rng: np.random.Generator) -> Any:
         return dist.from_unit(rng.random())
