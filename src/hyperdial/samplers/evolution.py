@@ -412,14 +412,8 @@ class NSGAIISampler(GeneticSampler):
         score[order] = np.arange(len(numbers))
         return score
 
-    def _survive(self, history: History, space: SearchSpace, pop: list, children: list[int], P: int) -> list:
-        pool = np.array(sorted(set(pop) | set(children)), dtype=np.int64)
-        if len(pool) <= P:
-            return pool.tolist()
-        rank, crowd = self._rank_crowd(history, pool)
-        # Whole fronts in order, the last one cut by crowding distance (largest first).
-        order = np.lexsort((pool, -crowd, rank))
-        return pool[order[:P]].tolist()
+    # Survival is GeneticSampler's: the best P by _scores, i.e. whole fronts in order, the last
+    # one cut by crowding distance (largest first).
 
     def __repr__(self) -> str:
         return f"NSGAIISampler(population_size={self.population_size})"
