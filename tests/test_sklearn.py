@@ -129,6 +129,68 @@ def test_fold_level_pruning_stops_bad_candidates():
     assert np.all(search.cv_results_["rank_test_score"][pruned] > search.cv_results_["rank_test_score"].min())
 
 
+def test_fit_cpu_time_is_recorded_per_fold_that_ran():
+    X, y = load_breast_cancer(return_X_y=True)
+    search = SearchCV(
+        LogisticRegression(max_iter=50),
+        {"C": Float(1e-6, 10, log=True)},
+        n_trials=12,
+        cv=4,
+        pruner=hyperdial.MedianPruner(n_startup_trials=3),
+        random_state=0,
+    ).fit(X, y)
+    seen_pruned = False
+    for t in search.study_.trials:
+        cv = t.user_attrs["cv"]
+        assert len(cv["fit_cpu_time"]) == len(cv["fit_time"]) == len(cv["test"]["score"])
+        assert all(c >= 0.0 for c in cv["fit_cpu_time"])
+        if t.state == TrialState.PRUNED:
+            seen_pruned = True
+            assert len(cv["fit_cpu_time"]) < 4
+        else:
+            assert len(cv["fit_cpu_time"]) == 4
+    assert seen_pruned
+    assert "mean_fit_cpu_time" not in search.cv_results_  # cv_results_ keeps scikit-learn's layout
+
+
+class _NamedSteps(Pipeline):
+    """A pipeline whose steps may be set by name, as a search space of strings needs."""
+
+    choices = {
+        "svc": SVC(),
+        "tree": DecisionTreeClassifier(random_state=0),
+        "standard": StandardScaler(),
+        "none": "passthrough",
+    }
+
+    def set_params(self, **params):
+        steps = {n for n, _ in self.steps}
+        for k, v in params.items():
+            if k in steps and isinstance(v, str) and v in self.choices:
+                obj = self.choices[v]
+                params[k] = obj if isinstance(obj, str) else clone(obj)
+        return super().set_params(**params)
+
+
+def test_parameters_of_a_chosen_pipeline_step_are_accepted():
+    pipe = _NamedSteps([("scale", StandardScaler()), ("clf", LogisticRegression())])
+    space = {
+        "scale": ["none", "standard"],
+        "clf": ["svc", "tree"],
+        "clf__C": Float(1e-2, 1e2, log=True, when={"clf": "svc"}),
+        "clf__max_depth": Int(1, 5, when={"clf": "tree"}),
+    }
+    search = SearchCV(pipe, space, n_trials=8, cv=3, random_state=0).fit(X_IRIS, Y_IRIS)
+    assert {p["clf"] for p in search.cv_results_["params"]} == {"svc", "tree"}
+    chosen = search.best_estimator_.named_steps["clf"]
+    assert isinstance(chosen, SVC if search.best_params_["clf"] == "svc" else DecisionTreeClassifier)
+    for p in search.cv_results_["params"]:
+        assert ("clf__C" in p) == (p["clf"] == "svc") and ("clf__max_depth" in p) == (p["clf"] == "tree")
+    # A parameter under a step that is not searched is still checked before any fit.
+    with pytest.raises(ValueError, match=r"unknown parameter.*scale__nope"):
+        SearchCV(pipe, {"clf": ["svc"], "scale__nope": [1]}, n_trials=2).fit(X_IRIS, Y_IRIS)
+
+
 def test_error_score():
     space = {"C": [1.0, -1.0]}  # a negative C makes SVC raise
     search = SearchCV(SVC(), space, sampler="grid", n_trials=None, cv=3, error_score=0.0).fit(X_IRIS, Y_IRIS)

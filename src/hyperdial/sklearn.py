@@ -132,13 +132,13 @@ def _fold_scores(
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train = None if y is None else _safe_indexing(y, train)
     y_test = None if y is None else _safe_indexing(y, test)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     estimator.fit(X_train, y_train, **fit_params)
-    fit_time = time.perf_counter() - t0
+    fit_time, fit_cpu_time = time.perf_counter() - t0, time.thread_time() - c0
     t0 = time.perf_counter()
     test_scores = {k: float(sc(estimator, X_test, y_test)) for k, sc in scorers.items()}
     score_time = time.perf_counter() - t0
-    out = {"test": test_scores, "fit_time": fit_time, "score_time": score_time}
+    out = {"test": test_scores, "fit_time": fit_time, "fit_cpu_time": fit_cpu_time, "score_time": score_time}
     if return_train_score:
         out["train"] = {k: float(sc(estimator, X_train, y_train)) for k, sc in scorers.items()}
     return out
@@ -249,6 +249,11 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
 
     With ``random_state`` set and ``n_jobs > 1``, candidates are proposed in deterministic
     parallel mode, so the same search gives the same ``cv_results_``.
+
+    Each trial of ``study_`` keeps its folds in the user attribute ``"cv"``: per-fold
+    scores, ``fit_time`` (wall seconds, as in ``cv_results_``) and ``fit_cpu_time`` (CPU
+    seconds of the fitting thread, which a busy machine inflates far less than wall time;
+    it does not count threads the estimator itself starts).
     """
 
     def __init__(
@@ -298,7 +303,15 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     def _validate(self, X: Any, y: Any) -> tuple[SearchSpace, dict[str, Callable], bool, str]:
         space = space_from_sklearn(self.space)
         valid = self.estimator.get_params(deep=True)
-        unknown = [n for n in list(space.names) + list(space.constants) if n not in valid]
+        tuned = set(space.names) | set(space.constants)
+
+        def swapped(name: str) -> bool:
+            # ``step__param`` where ``step`` itself is searched (a pipeline step chosen per candidate):
+            # the estimator's current step cannot tell which parameters the chosen one will have.
+            parts = name.split("__")
+            return any("__".join(parts[:i]) in tuned for i in range(1, len(parts)))
+
+        unknown = [n for n in tuned if n not in valid and not swapped(n)]
         if unknown:
             raise ValueError(
                 f"space: unknown parameter(s) {unknown} for {type(self.estimator).__name__}; valid names include "
@@ -372,7 +385,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         def evaluate(trial: Trial, est: Any, resource: float | None, report_folds: bool) -> dict[str, Any]:
             per_fold: dict[str, list[float]] = {k: [] for k in scorers}
             train_fold: dict[str, list[float]] = {k: [] for k in scorers}
-            fit_times, score_times = [], []
+            fit_times, fit_cpu_times, score_times = [], [], []
             if resource is not None and self.resource != "n_samples":
                 est = clone(est).set_params(**{self.resource: int(resource)})
             for i, (train, test) in enumerate(splits):
@@ -388,6 +401,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                         "test": dict.fromkeys(scorers, float(error_score)),
                         "train": dict.fromkeys(scorers, float(error_score)),
                         "fit_time": 0.0,
+                        "fit_cpu_time": 0.0,
                         "score_time": 0.0,
                     }
                 for k in scorers:
@@ -395,14 +409,29 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     if self.return_train_score:
                         train_fold[k].append(res["train"][k])
                 fit_times.append(res["fit_time"])
+                fit_cpu_times.append(res["fit_cpu_time"])
                 score_times.append(res["score_time"])
                 running = float(np.mean(per_fold[key]))
                 if report_folds and i < len(splits) - 1 and np.isfinite(running):
                     trial.report(running, i)
                     if trial.should_prune():
-                        trial.set_user_attr("cv", {"test": per_fold, "fit_time": fit_times, "score_time": score_times})
+                        trial.set_user_attr(
+                            "cv",
+                            {
+                                "test": per_fold,
+                                "fit_time": fit_times,
+                                "fit_cpu_time": fit_cpu_times,
+                                "score_time": score_times,
+                            },
+                        )
                         raise TrialPruned
-            cv = {"test": per_fold, "train": train_fold, "fit_time": fit_times, "score_time": score_times}
+            cv = {
+                "test": per_fold,
+                "train": train_fold,
+                "fit_time": fit_times,
+                "fit_cpu_time": fit_cpu_times,
+                "score_time": score_times,
+            }
             if resource is not None:
                 cv["resource"] = resource
             return cv
