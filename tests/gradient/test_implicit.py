@@ -228,3 +228,82 @@ def test_averaged_folds_give_the_mean_loss_and_an_exact_hypergradient():
     assert w.size == 3 * 5
     with pytest.raises(ValueError, match="different numbers of hyperparameters"):
         AveragedProblem([folds[0], RidgeProblem(x, y, x, y, penalty="shared")])
+
+
+def test_with_validation_scores_only_the_chosen_samples_and_leaves_the_problem_alone():
+    for problem in (_ridge(), _logistic("per_feature"), _kernel()):
+        lam = np.full(problem.n_hyper, -1.0)
+        w = problem.solve(lam)
+        idx = np.arange(0, problem.validation_size(), 3)
+        part = problem.with_validation(idx)
+        assert part.validation_size() == idx.size and problem.validation_size() == len(problem.y_val)
+        design = part.x_val if isinstance(problem, KernelRidgeProblem) else part.x_val[:, :-1]
+        assert part.validation(w, lam)[0] == pytest.approx(problem.loss(w, lam, design, problem.y_val[idx]))
+        grad = part.hypergradient(lam, w)[1]
+        assert _rel(grad, _fd(part, lam)) < 1e-4
+
+
+def test_cross_fitted_folds_average_the_paths_and_spend_the_budget():
+    problem = _logistic("per_feature")
+    res = hyperoptimize(problem, np.full(30, -3.0), n_steps=25, lr=0.3, folds=4, seed=3)
+    assert len(res.paths) == 4 and len(res.history) == 25  # 4 paths x 6 solves + 1 at the mean
+    assert [h["path"] for h in res.history] == [k for k in range(4) for _ in range(6)] + [None]
+    assert res.log_hyper == pytest.approx(np.mean([p.log_hyper for p in res.paths], axis=0))
+    # the kept value is the loss of the mean on the whole validation split
+    assert res.value == pytest.approx(problem.validation(problem.solve(res.log_hyper), res.log_hyper)[0])
+    assert res.history[-1]["value"] == res.value and np.isnan(res.guard_value)
+    # each path keeps its best iterate on the folds it follows; the paths differ, and the folds follow the seed
+    for p in res.paths:
+        assert p.value == min(h["value"] for h in p.history)
+    assert not np.allclose(res.paths[0].log_hyper, res.paths[1].log_hyper)
+    again = hyperoptimize(problem, np.full(30, -3.0), n_steps=25, lr=0.3, folds=4, seed=3)
+    other = hyperoptimize(problem, np.full(30, -3.0), n_steps=25, lr=0.3, folds=4, seed=4)
+    assert np.array_equal(again.log_hyper, res.log_hyper) and not np.allclose(other.log_hyper, res.log_hyper)
+
+
+def test_cross_fitted_folds_over_fit_the_validation_split_less_than_one_path():
+    # 30 penalties, 100 validation samples: one path lowers the validation loss by fitting its noise
+    x, y = load_breast_cancer(return_X_y=True)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    x, y = scale(x)[order], y[order]
+    problem = LogisticProblem(x[:150], y[:150], x[150:250], y[150:250], penalty="per_feature")
+    xt, yt = x[250:], y[250:]
+    start = np.full(30, np.log(1 / 150))
+    one = hyperoptimize(problem, start, n_steps=60, lr=0.3)
+    bagged = hyperoptimize(problem, start, n_steps=61, lr=0.3, folds=4)
+    assert one.value < bagged.value < one.history[0]["value"]
+    assert problem.loss(bagged.w, bagged.log_hyper, xt, yt) < problem.loss(one.w, one.log_hyper, xt, yt)
+
+
+def test_cross_fitted_folds_with_a_guard_a_callback_and_bad_input():
+    problem = _ridge()
+    xg_rng = np.random.default_rng(1)
+    xg = xg_rng.normal(size=(30, 6))
+    yg = xg @ np.ones(6)
+
+    def guard(w, lam):
+        return problem.loss(w, lam, xg, yg)
+
+    res = hyperoptimize(problem, np.zeros(6), n_steps=31, folds=3, guard=guard, patience=2)
+    for p in res.paths:
+        assert p.guard_value == min(h["guard"] for h in p.history)
+    assert res.guard_value == pytest.approx(guard(res.w, res.log_hyper))
+    seen = []
+    res = hyperoptimize(problem, np.zeros(6), n_steps=31, folds=3, callback=lambda e: seen.append(e) or len(seen) == 4)
+    assert len(res.paths) == 1 and len(res.history) == 5 and seen[-1]["path"] is None
+    assert res.log_hyper == pytest.approx(res.paths[0].log_hyper)
+    with pytest.raises(ValueError, match="folds must be an integer >= 2"):
+        hyperoptimize(problem, np.zeros(6), folds=1)
+    with pytest.raises(ValueError, match="n_steps must be >= 5"):
+        hyperoptimize(problem, np.zeros(6), n_steps=4, folds=4)
+    with pytest.raises(ValueError, match="needs at least 40 validation samples"):
+        hyperoptimize(problem, np.zeros(6), folds=20)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        hyperoptimize(problem, np.zeros(6), folds=2, seed=1.5)
+    from hyperdial.gradient.implicit import AveragedProblem
+
+    with pytest.raises(NotImplementedError, match="already averages"):
+        AveragedProblem([_ridge(), _ridge()]).with_validation([0, 1])
+    with pytest.raises(ValueError, match="needs at least 4 validation samples"):
+        hyperoptimize(AveragedProblem([_ridge(), _ridge()]), np.zeros(6), folds=2)
