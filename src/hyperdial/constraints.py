@@ -128,21 +128,19 @@ def _violation(trial: FrozenTrial) -> float:
     return float(sum(c for c in cons if c > 0))
 
 
-# Per history object: (trials scanned, violations of those trials). A trial's constraints are written
-# with (or before) its final state, so only trials still unfinished are looked at again.
-_CACHE: weakref.WeakKeyDictionary[Any, tuple[int, np.ndarray]] = weakref.WeakKeyDictionary()
+# Per history object: (trials scanned, violations of those trials, whether any is > 0). A trial's
+# constraints are written with (or before) its final state, so only trials still unfinished are
+# looked at again.
+_CACHE: weakref.WeakKeyDictionary[Any, tuple[int, np.ndarray, bool]] = weakref.WeakKeyDictionary()
 
 
-def violations(history: History, numbers: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
-    """Total outcome constraint violation of the given trials (0 = feasible or unconstrained).
-
-    Incremental per history: trials already finished when last seen are not read again.
-    """
+def _scan(history: History) -> tuple[np.ndarray, bool]:
+    """(violation of every trial so far, whether any trial violates), updated incrementally."""
     n = len(history.trials)
     try:
-        scanned, v = _CACHE.get(history, (0, np.zeros(0)))
+        scanned, v, any_pos = _CACHE.get(history, (0, np.zeros(0), False))
     except TypeError:
-        scanned, v = 0, np.zeros(0)
+        scanned, v, any_pos = 0, np.zeros(0), False
     if scanned < n or len(v) < n:
         if len(v) < n:
             grown = np.zeros(max(n, 2 * len(v), 64))
@@ -157,8 +155,19 @@ def violations(history: History, numbers: np.ndarray | Sequence[int] | None = No
         finished = states[start:n] >= 3  # COMPLETE, PRUNED, FAILED
         unfinished = np.flatnonzero(~finished)
         scanned = start + (int(unfinished[0]) if len(unfinished) else n - start)
+        any_pos = any_pos or bool((v[start:n] > 0).any())
         with contextlib.suppress(TypeError):  # a history type without weak references: no cache
-            _CACHE[history] = (scanned, v)
+            _CACHE[history] = (scanned, v, any_pos)
+    return v, any_pos
+
+
+def violations(history: History, numbers: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+    """Total outcome constraint violation of the given trials (0 = feasible or unconstrained).
+
+    Incremental per history: trials already finished when last seen are not read again.
+    """
+    n = len(history.trials)
+    v, _ = _scan(history)
     idx = np.arange(n) if numbers is None else np.asarray(numbers, dtype=np.int64)
     return v[idx].copy() if len(idx) else np.zeros(0)
 
@@ -170,7 +179,7 @@ def feasible_first(history: History, numbers: np.ndarray, ordered: np.ndarray) -
     put infeasible trials into its "bad" group (as c-TPE, Watanabe & Hutter 2023, and Optuna do).
     ``numbers`` is unused and kept for symmetry with callers that hold both.
     """
-    if len(ordered) == 0:
+    if len(ordered) == 0 or not _scan(history)[1]:  # no trial violates: nothing to move
         return ordered
     v = violations(history, ordered)
     if not np.any(v > 0):

@@ -5,7 +5,7 @@ import numpy as np
 import hyperdial
 from hyperdial import Categorical, Float, Int, SearchSpace, TPESampler
 from hyperdial.multi_objective import non_dominated_sort
-from hyperdial.samplers.tpe import _Parzen
+from hyperdial.samplers.tpe import _RUNNING, _Parzen, _ramp_weights, _rank_by_number
 
 
 def test_concentrates_on_the_good_region_of_a_quadratic():
@@ -154,3 +154,16 @@ def test_pruned_trials_end_the_startup_like_complete_ones():
     t.suggest_float("x", 0, 1)
     study.tell(t, 0.5)
     assert study.trials[-1].system_attrs["sampler"] == "tpe"
+
+
+def test_bad_group_weights_rank_by_trial_number_like_a_stable_sort():
+    rng = np.random.default_rng(0)
+    for m, n_running in ((30, 0), (200, 3), (1, 0), (40, 40)):
+        numbers = rng.permutation(5 * m)[:m].astype(np.int64)
+        numbers = np.concatenate([numbers, np.full(n_running, _RUNNING)])
+        rng.shuffle(numbers)
+        expected = np.empty(len(numbers))
+        expected[np.argsort(numbers, kind="stable")] = np.arange(len(numbers))
+        assert np.array_equal(_rank_by_number(numbers), expected)
+    w = _ramp_weights(100)
+    assert not w.flags.writeable and w[0] == 1 / 100 and np.all(w[-25:] == 1.0)

@@ -28,6 +28,7 @@ hypervolume subset selection, and good kernels are weighted by their hypervolume
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -56,12 +57,37 @@ def default_gamma(n: int) -> int:
     return min(int(math.ceil(0.1 * n)), 25)
 
 
+@functools.lru_cache(maxsize=8)
 def _ramp_weights(n: int) -> np.ndarray:
-    """Older bad observations weigh less once there are more than 25 (Bergstra et al. 2013)."""
+    """Older bad observations weigh less once there are more than 25 (Bergstra et al. 2013).
+
+    Read-only and cached: a growing study asks for the same few lengths over and over.
+    """
     if n < 25:
-        return np.ones(n)
-    ramp = np.linspace(1.0 / n, 1.0, num=n - 25)
-    return np.concatenate([ramp, np.ones(25)])
+        w = np.ones(n)
+    else:
+        w = np.concatenate([np.linspace(1.0 / n, 1.0, num=n - 25), np.ones(25)])
+    w.flags.writeable = False
+    return w
+
+
+def _rank_by_number(numbers: np.ndarray) -> np.ndarray:
+    """Rank of each entry of ``numbers`` (distinct, non-negative, plus ``_RUNNING``) in ascending order.
+
+    Trial numbers are small distinct integers, so a counting pass replaces an O(m log m) sort.
+    Running trials (``_RUNNING``) rank last, in their given order, as a stable sort puts them.
+    """
+    real = numbers < _RUNNING
+    if real.all():
+        top = int(numbers.max()) + 1
+        seen = np.zeros(top, dtype=np.intp)
+        seen[numbers] = 1
+        return np.cumsum(seen)[numbers] - 1
+    rank = np.empty(len(numbers), dtype=np.intp)
+    rank[real] = _rank_by_number(numbers[real]) if real.any() else 0
+    n_real = int(real.sum())
+    rank[~real] = np.arange(n_real, len(numbers))
+    return rank
 
 
 class _Kinds:
@@ -426,8 +452,7 @@ class TPESampler(Sampler):
         if len(bad) < 25:
             w_bad = np.ones(len(bad))
         else:
-            w_bad = np.empty(len(bad))
-            w_bad[np.argsort(bad_numbers, kind="stable")] = _ramp_weights(len(bad))
+            w_bad = _ramp_weights(len(bad))[_rank_by_number(bad_numbers)]
             if len(bad) > self.max_bad:
                 # The ramp gives the oldest observations weights near 1/n: keeping the newest
                 # max_bad changes the estimator little and bounds the cost of long studies.
