@@ -88,3 +88,34 @@ def test_bad_parameters_name_themselves(params, match):
     x, y = load_diabetes(return_X_y=True)
     with pytest.raises((ValueError, TypeError), match=match):
         HyperRidge(**params).fit(x[:50], y[:50])
+
+
+def test_cross_fitted_folds_in_the_estimators():
+    x, y = load_breast_cancer(return_X_y=True)
+    x = scale(x)
+    clf = HyperLogisticRegression(
+        penalty="per_feature", cv=None, folds=4, n_steps=21, guard_fraction=0.0, random_state=0
+    ).fit(x[:300], y[:300])
+    result = clf.hyper_results_[0]
+    assert len(result.paths) == 4 and len(result.history) == 21
+    assert result.log_hyper == pytest.approx(np.mean([p.log_hyper for p in result.paths], axis=0))
+    assert clf.alpha_[0] == pytest.approx(np.exp(result.log_hyper))
+    assert log_loss(y[300:], clf.predict_proba(x[300:])) < 0.2
+    again = clone(clf).fit(x[:300], y[:300])
+    assert np.array_equal(again.coef_, clf.coef_)
+    model = HyperKernelRidge(cv=None, folds=3, n_steps=13, random_state=0).fit(x[:200, :4], x[:200, 4])
+    assert len(model.hyper_result_.paths) == 3
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"folds": 1, "cv": None}, "folds must be None or an integer >= 2"),
+        ({"folds": 4}, "set cv=None to use it"),
+        ({"folds": 4, "cv": None, "n_steps": 4}, "must be >= folds \\+ 1 = 5"),
+    ],
+)
+def test_bad_folds_name_themselves(params, match):
+    x, y = load_diabetes(return_X_y=True)
+    with pytest.raises(ValueError, match=match):
+        HyperRidge(**params).fit(x[:50], y[:50])

@@ -3,7 +3,9 @@
 ``fit`` splits the data three ways (train / validation / guard), follows the hypergradient
 of the validation loss in log space (:func:`~hyperdial.gradient.implicit.hyperoptimize`),
 keeps the iterate that does best on the guard split (so a penalty that only fits the
-validation split's noise is not kept), then refits on all the data with it.
+validation split's noise is not kept), then refits on all the data with it. With ``cv=None``,
+``folds=K`` adds cross-fitted averaging (``hyperoptimize(folds=K)``): K paths, each following
+all but one fold of the validation split, and the mean of their penalties.
 
 Example:
     >>> from sklearn.datasets import load_diabetes
@@ -132,6 +134,19 @@ class _HyperBase(BaseEstimator):
             raise ValueError(f"{name}(cv={self.cv!r}): cv must be None (one validation split) or an integer >= 2")
         if not self.refit and self.cv is not None:
             raise ValueError(f"{name}(refit=False, cv={self.cv!r}): keeping a split's fit needs cv=None")
+        if self.folds is not None:
+            if isinstance(self.folds, bool) or not isinstance(self.folds, numbers.Integral) or self.folds < 2:
+                raise ValueError(f"{name}(folds={self.folds!r}): folds must be None or an integer >= 2")
+            if self.cv is not None:
+                raise ValueError(
+                    f"{name}(folds={self.folds!r}, cv={self.cv!r}): folds divides the one validation split of cv=None; "
+                    "set cv=None to use it (cv already averages several splits)"
+                )
+            if self.n_steps < self.folds + 1:
+                raise ValueError(
+                    f"{name}(n_steps={self.n_steps!r}, folds={self.folds!r}): n_steps is shared by the folds' paths "
+                    f"and one solve at their mean; it must be >= folds + 1 = {self.folds + 1}"
+                )
         if self.solver not in SOLVERS:
             raise ValueError(f"{name}(solver={self.solver!r}): solver must be one of {SOLVERS}")
         if self.patience is not None and (
@@ -171,7 +186,15 @@ class _HyperBase(BaseEstimator):
                 return problem.loss(w, lam, xg, yg)
 
         result = hyperoptimize(
-            problem, init, n_steps=self.n_steps, lr=self.lr, solver=self.solver, guard=guard, patience=self.patience
+            problem,
+            init,
+            n_steps=self.n_steps,
+            lr=self.lr,
+            solver=self.solver,
+            guard=guard,
+            patience=self.patience,
+            folds=self.folds,
+            seed=int(rng.integers(2**31)) if self.folds is not None else 0,
         )
         return result, problem
 
@@ -210,6 +233,10 @@ class HyperRidge(RegressorMixin, _HyperBase):
         guard_fraction: Share held out to choose the kept iterate (``0``: keep the best on
             validation).
         patience: Stop after this many steps without a guard improvement (``None``: never).
+        folds: With ``cv=None``, ``K >= 2`` divides the validation split into ``K`` folds, runs
+            one path per fold on the other folds (``(n_steps - 1) // K`` steps each) and keeps
+            the mean of their log-penalties (cross-fitted averaging, see
+            :func:`~hyperdial.gradient.implicit.hyperoptimize`); ``None``: one path.
         refit: Refit on all the data with the chosen penalties (``False``, with ``cv=None``: keep the
             train-split fit).
         random_state: Seed of the splits.
@@ -239,6 +266,7 @@ class HyperRidge(RegressorMixin, _HyperBase):
         validation_fraction: float = 0.25,
         guard_fraction: float = 0.2,
         patience: int | None = None,
+        folds: int | None = None,
         refit: bool = True,
         random_state: Any = None,
     ) -> None:
@@ -251,6 +279,7 @@ class HyperRidge(RegressorMixin, _HyperBase):
         self.validation_fraction = validation_fraction
         self.guard_fraction = guard_fraction
         self.patience = patience
+        self.folds = folds
         self.refit = refit
         self.random_state = random_state
 
@@ -291,7 +320,7 @@ class HyperLogisticRegression(ClassifierMixin, _HyperBase):
 
     Args:
         penalty, fit_intercept, n_steps, lr, solver, cv, validation_fraction, guard_fraction,
-        patience, refit, random_state: As for :class:`HyperRidge` (splits are stratified).
+        patience, folds, refit, random_state: As for :class:`HyperRidge` (splits are stratified).
 
     Attributes:
         classes_: The class labels.
@@ -321,6 +350,7 @@ class HyperLogisticRegression(ClassifierMixin, _HyperBase):
         validation_fraction: float = 0.25,
         guard_fraction: float = 0.2,
         patience: int | None = None,
+        folds: int | None = None,
         refit: bool = True,
         random_state: Any = None,
     ) -> None:
@@ -333,6 +363,7 @@ class HyperLogisticRegression(ClassifierMixin, _HyperBase):
         self.validation_fraction = validation_fraction
         self.guard_fraction = guard_fraction
         self.patience = patience
+        self.folds = folds
         self.refit = refit
         self.random_state = random_state
 
@@ -403,7 +434,7 @@ class HyperKernelRidge(RegressorMixin, _HyperBase):
 
     Args:
         lengthscale: ``"per_feature"`` (automatic relevance determination) or ``"shared"``.
-        n_steps, lr, solver, cv, validation_fraction, guard_fraction, patience, refit,
+        n_steps, lr, solver, cv, validation_fraction, guard_fraction, patience, folds, refit,
         random_state: As for :class:`HyperRidge`.
 
     Attributes:
@@ -432,6 +463,7 @@ class HyperKernelRidge(RegressorMixin, _HyperBase):
         validation_fraction: float = 0.25,
         guard_fraction: float = 0.2,
         patience: int | None = None,
+        folds: int | None = None,
         refit: bool = True,
         random_state: Any = None,
     ) -> None:
@@ -443,6 +475,7 @@ class HyperKernelRidge(RegressorMixin, _HyperBase):
         self.validation_fraction = validation_fraction
         self.guard_fraction = guard_fraction
         self.patience = patience
+        self.folds = folds
         self.refit = refit
         self.random_state = random_state
 
