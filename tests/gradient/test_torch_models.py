@@ -72,3 +72,12 @@ def test_penalty_groupings_and_errors():
         _problem("per_neuron")
     with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
         WeightDecayProblem(lambda x: x, _mse, np.zeros((2, 1)), np.zeros(2), np.zeros((2, 1)), np.zeros(2))
+
+
+def test_with_validation_slices_the_tensors_for_cross_fitted_folds():
+    problem, x, y = _problem()
+    lam = np.log([3e-2, 3e-3])
+    w = problem.solve(lam)
+    part = problem.with_validation(np.arange(0, 80, 2))
+    assert part.validation_size() == 40 and problem.validation_size() == 80
+    assert part.validation(w, lam)[0] == pytest.approx(problem.loss(w, lam, x[80:160:2], y[80:160:2]))
