@@ -86,7 +86,7 @@ def mean_se(x):
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
 
 
-def report(problem: str, seeds: list[int], runs: dict) -> str:
+def report(problem: str, seeds: list[int], runs: dict, contenders: list[str]) -> str:
     prob = LC_PROBLEMS[problem]
     T = prob.max_epochs
     B = N_FULL * T
@@ -104,7 +104,7 @@ def report(problem: str, seeds: list[int], runs: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     anchors = {a: [best_at(runs[a, s]["completed"], B) for s in seeds] for a in ANCHORS}
-    for c in CONTENDERS:
+    for c in contenders:
         comp = [runs[c, s]["completed"] for s in seeds]
         res = [resource_to(x, target) / B for x in comp]
         med = float(np.median(res))
@@ -133,18 +133,22 @@ def report(problem: str, seeds: list[int], runs: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0, help="development seeds: e.g. 100")
     ap.add_argument("--problems", nargs="+", default=["lc-sgd-digits", "lc-synthetic"])
     ap.add_argument("--contenders", nargs="+", default=list(CONTENDERS))
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args()
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    for a in (*ANCHORS, "random-full-budget"):
+        if a not in args.contenders:
+            ap.error(f"--contenders must include {a} (the table is relative to it)")
     out = []
     for problem in args.problems:
         runs = {}
         for seed in seeds:  # seeds outermost: an interrupted run still has whole seeds for every contender
             for c in args.contenders:
                 runs[c, seed] = run(problem, c, seed, args.force)
-        out.append(report(problem, seeds, runs))
+        out.append(report(problem, seeds, runs, args.contenders))
     print("\n".join(out))
     return 0
 

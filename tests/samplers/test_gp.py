@@ -163,3 +163,17 @@ def test_batched_refinement_gradient_is_exact_and_ignores_inactive_inputs():
     numeric = approx_fprime(v, lambda w: GPSampler._neg_acquisition_sum(w, model, X0, C0, [0, 2], free, best)[0], 1e-7)
     np.testing.assert_allclose(grad, numeric, rtol=1e-3, atol=1e-4 * max(1.0, abs(value)))
     assert np.all(grad[~free.ravel()] == 0.0)
+
+
+def test_pruned_points_are_not_proposed_again():
+    """A pruned trial's final value is unknown: the GP treats it as pending, not as unseen."""
+    space = SearchSpace({"x": Float(0, 1), "y": Float(0, 1)})
+    study = hyperdial.create_study(sampler=GPSampler(n_startup_trials=5), seed=0, space=space)
+    study.optimize(lambda t: math.sin(5 * t.params["x"]) + t.params["y"], n_trials=8, show_progress=False)
+    seen = []
+    for _ in range(4):  # a pruner stops every proposal: each must be a new point (they were all equal)
+        trial = study.ask()
+        seen.append([trial.params["x"], trial.params["y"]])
+        study.tell(trial, state="pruned")
+    pts = np.array(seen)
+    assert np.min(np.linalg.norm(pts[:, None] - pts[None], axis=2)[np.triu_indices(4, 1)]) > 1e-5

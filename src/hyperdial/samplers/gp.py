@@ -373,7 +373,11 @@ class GPSampler(Sampler):
         loss, U, model = self._model(history, space, layout, done)
         self._fit(model, history, space, layout, done)
         best_y = float(model.y.min())
-        running = history.numbers(TrialState.RUNNING)
+        # Pending points: running trials, and pruned ones, whose final value is unknown too.
+        # Without the pruned ones the variance where a pruner keeps stopping trials never
+        # shrinks, and the acquisition proposes the same point again and again.
+        pruned = history.numbers(TrialState.PRUNED)[-self.max_observations :]
+        running = np.concatenate([history.numbers(TrialState.RUNNING), pruned])
         if len(running):
             Ur = history.matrix(space, running)
             Ur = Ur[~np.all(np.isnan(Ur), axis=1)]
