@@ -232,6 +232,8 @@ def run_one(task_name: str, method: str, seed: int, budget: int) -> dict[str, An
         search = searchcv(budget, t["space"])
     elif method == "searchcv_pruned":
         search = searchcv(budget, t["space"], pruner=hyperdial.MedianPruner(n_startup_trials=5))
+    elif method == "searchcv_pruned1":
+        search = searchcv(budget, t["space"], pruner=hyperdial.MedianPruner(n_startup_trials=1))
     elif method == "randomized":
         search = RandomizedSearchCV(est, dists, n_iter=budget, cv=cv, random_state=seed)
     elif method == "grid":
@@ -270,6 +272,19 @@ def run_one(task_name: str, method: str, seed: int, budget: int) -> dict[str, An
         "fit_cpu_s": fit_cpu,
         "wall_s": wall,
         "fold_resolution": 1.0 / (len(y_tr) // 5),
+        # Per candidate, in trial order: fold scores and fit CPU seconds of the folds that ran
+        # (lets pruning rules be replayed on an unpruned search without refitting anything).
+        "trials": None
+        if study is None
+        else [
+            {
+                "state": t.state.name,
+                "scores": t.user_attrs["cv"]["test"]["score"],
+                "fit_cpu": t.user_attrs["cv"]["fit_cpu_time"],
+            }
+            for t in study.trials
+            if "cv" in t.user_attrs
+        ],
     }
 
 
@@ -334,9 +349,15 @@ def summary(rows: list[dict[str, Any]], tasks: list[str], budget: int) -> str:
             f"| {tk} | {len(seeds)} | {_mse([x['best_cv'] for x in g])} | {_mse([x['best_cv'] for x in h])} | "
             f"{np.mean(gaps):.4f} | {within}/{len(seeds)} | {g[0]['fits']} / {h[0]['fits']} |"
         )
-    out += [
+    for pm, label in (("searchcv_pruned", "n_startup_trials=5"), ("searchcv_pruned1", "n_startup_trials=1")):
+        out += prune_table(rows, get, tasks, pm, label)
+    return "\n".join(out)
+
+
+def prune_table(rows: list[dict[str, Any]], get: dict[Any, Any], tasks: list[str], pm: str, label: str) -> list[str]:
+    out = [
         "",
-        "### Fold-level pruning (median pruner) against none, same budget, paired by seed",
+        f"### Fold-level pruning (MedianPruner({label})) against none, same budget, paired by seed",
         "",
         "| task | seeds | best CV, no pruning | best CV, pruning | paired diff best CV | paired diff test | "
         "fits | fit CPU s | CPU saved (pooled) | CPU saved (median of seeds) | wall fit saved (pooled) |",
@@ -345,12 +366,12 @@ def summary(rows: list[dict[str, Any]], tasks: list[str], budget: int) -> str:
     for tk in tasks:
         seeds = sorted(
             {r["seed"] for r in rows if r["task"] == tk and r["method"] == "searchcv"}
-            & {r["seed"] for r in rows if r["task"] == tk and r["method"] == "searchcv_pruned"}
+            & {r["seed"] for r in rows if r["task"] == tk and r["method"] == pm}
         )
         if not seeds:
             continue
         a = [get[(tk, "searchcv", s)] for s in seeds]
-        p = [get[(tk, "searchcv_pruned", s)] for s in seeds]
+        p = [get[(tk, pm, s)] for s in seeds]
         cpu_a, cpu_p = [x["fit_cpu_s"] for x in a], [x["fit_cpu_s"] for x in p]
         cpu_saved = 1 - sum(cpu_p) / sum(cpu_a)
         cpu_med = 1 - float(np.median([y / x for x, y in zip(cpu_a, cpu_p)]))
@@ -362,6 +383,66 @@ def summary(rows: list[dict[str, Any]], tasks: list[str], budget: int) -> str:
             f"{_mse([y['test'] - x['test'] for x, y in zip(a, p)])} | {fits} | "
             f"{sum(cpu_a):.1f} / {sum(cpu_p):.1f} | {cpu_saved:.0%} | {cpu_med:.0%} | {wall_saved:.0%} |"
         )
+    return out
+
+
+def replay_median_rule(trials: list[dict[str, Any]], percentile: float, n_startup: int) -> dict[str, Any]:
+    """Replay :class:`~hyperdial.PercentilePruner`'s fold-level rule on an unpruned search.
+
+    Candidates come in trial order; after fold ``k`` (all but the last) a candidate stops when
+    at least ``n_startup`` earlier candidates have finished and its best running mean so far
+    is below the ``percentile``-th percentile of the earlier candidates' best running means at
+    fold ``k`` (those that reached it), as the pruner decides. The same candidates are kept, so
+    this measures the rule alone, not the sampler's reaction to pruned trials.
+    """
+    n_folds = len(trials[0]["scores"])
+    best_run: list[list[float]] = []  # per earlier candidate: best running mean up to each fold it reached
+    cpu = fits = 0.0
+    complete: list[float] = []
+    for t in trials:
+        sc = np.asarray(t["scores"], dtype=float)
+        run = np.cumsum(sc) / np.arange(1, n_folds + 1)
+        mine: list[float] = []
+        stopped = False
+        for k in range(n_folds):
+            cpu += t["fit_cpu"][k]
+            fits += 1
+            mine.append(max(run[k], mine[-1]) if mine else run[k])
+            if k == n_folds - 1 or len(best_run) < n_startup:
+                continue
+            peers = [b[k] for b in best_run if len(b) > k]
+            if peers and mine[-1] < np.percentile(peers, 100 - percentile):
+                stopped = True
+                break
+        best_run.append(mine)
+        if not stopped:
+            complete.append(float(run[-1]))
+    return {"cpu": cpu, "fits": fits, "best_cv": max(complete)}
+
+
+def replay_table(rows: list[dict[str, Any]], tasks: list[str]) -> str:
+    """Fit CPU saved and best-CV change of pruning rules replayed on the unpruned searches."""
+    # (percentile as PercentilePruner takes it: 50 = median, 25 = keep only the top quarter; n_startup_trials)
+    rules = [(50.0, 5), (50.0, 3), (50.0, 1), (25.0, 5), (25.0, 3), (25.0, 1)]
+    head = " | ".join(f"p{int(q)}, start {n}" for q, n in rules)
+    out = [
+        "### Pruning rules replayed on the unpruned searches (CPU saved / mean change of best CV / seeds with a loss)",
+        "",
+        f"| task | seeds | {head} |",
+        "|---|---:|" + "---:|" * len(rules),
+    ]
+    for tk in tasks:
+        runs = [r for r in rows if r["task"] == tk and r["method"] == "searchcv" and r.get("trials")]
+        if not runs:
+            continue
+        cells = []
+        for q, n in rules:
+            cpu_full = sum(sum(sum(t["fit_cpu"]) for t in r["trials"]) for r in runs)
+            res = [replay_median_rule(r["trials"], q, n) for r in runs]
+            saved = 1 - sum(x["cpu"] for x in res) / cpu_full
+            d = [x["best_cv"] - r["best_cv"] for x, r in zip(res, runs)]
+            cells.append(f"{saved:.0%} / {np.mean(d):+.4f} / {sum(v < -1e-12 for v in d)}")
+        out.append(f"| {tk} | {len(runs)} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -383,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 rows.append(cached(tk, m, seed, args.budget))
     print(summary(rows, args.tasks, args.budget))
+    print()
+    print(replay_table(rows, args.tasks))
     return 0
 
 
