@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -326,3 +328,28 @@ def test_hyperband_with_tpe_keeps_claiming_new_points():
     study = hyperdial.create_study(sampler="tpe", seed=8, pruner=HyperbandPruner(min_resource=1, max_resource=27))
     study.optimize(learning_curve, n_trials=120, show_progress=False)
     assert len(study.trials) == 120
+
+
+@pytest.mark.slow
+def test_bohb_with_the_default_sampler_does_not_propose_a_stopped_point_again():
+    # Curves that cross (slow starters lose at low rungs): the GP models the largest budget,
+    # where points a rung stopped have no value. Shown to it as pending, they are not proposed
+    # again; hidden, the GP re-proposed one point until a bracket let it run (7 times here).
+    def crossing(trial):
+        x = trial.suggest_float("x", -5.0, 10.0)
+        y = trial.suggest_float("y", 0.0, 15.0)
+        final = (y - 5.1 / (4 * np.pi**2) * x**2 + 5 / np.pi * x - 6) ** 2 + 10 * (1 - 1 / (8 * np.pi)) * np.cos(x) + 10
+        slow = 1.0 + np.sin(0.9 * x) * np.cos(0.7 * y)
+        for step in range(1, 28):
+            trial.report(final + slow * ((27 / step) ** 0.7 - 1) / (27**0.7 - 1) * 10, step)
+            if trial.should_prune():
+                raise hyperdial.TrialPruned
+        return final
+
+    study = hyperdial.create_study(sampler="auto", seed=7, pruner="bohb")
+    study.optimize(crossing, n_trials=70, show_progress=False)
+    model = [t for t in study.trials if t.system_attrs.get("sampler") == "gp"]
+    assert len(model) >= 10
+    counts = collections.Counter((round(t.params["x"], 4), round(t.params["y"], 4)) for t in model)
+    # A point that reached a lower model budget may be proposed again on purpose (once seen).
+    assert max(counts.values()) <= 2 and len(counts) >= 0.9 * len(model)
