@@ -277,7 +277,7 @@ class Float(_Numeric):
         when: Optional condition for :class:`SearchSpace`, e.g. ``{"kernel": "rbf"}``.
 
     Example:
-        >>> Float(1e-4, 1.0, log=True).from_unit(0.5)
+        >>> round(Float(1e-4, 1.0, log=True).from_unit(0.5), 12)
         0.01
     """
 

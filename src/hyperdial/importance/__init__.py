@@ -11,7 +11,7 @@ return ``{name: fraction}`` summing to 1.
 Example:
     >>> import hyperdial
     >>> from hyperdial.importance import evaluate
-    >>> study = hyperdial.create_study(seed=0)
+    >>> study = hyperdial.create_study(sampler="random", seed=0)
     >>> study.optimize(lambda t: t.suggest_float("x", 0, 1) + 0 * t.suggest_int("k", 0, 3), n_trials=30,
     ...                show_progress=False)
     >>> evaluate(study, method="ped-anova").method

@@ -198,7 +198,7 @@ def fanova(
     Example:
         >>> import hyperdial
         >>> from hyperdial.importance import fanova
-        >>> study = hyperdial.create_study(seed=0)
+        >>> study = hyperdial.create_study(sampler="random", seed=0)
         >>> study.optimize(lambda t: 10 * t.suggest_float("a", 0, 1) + 0 * t.suggest_float("b", 0, 1),
         ...                n_trials=40, show_progress=False)
         >>> fanova(study)["a"] > 0.9

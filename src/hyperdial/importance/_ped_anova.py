@@ -134,7 +134,7 @@ def ped_anova(
     Example:
         >>> import hyperdial
         >>> from hyperdial.importance import ped_anova
-        >>> study = hyperdial.create_study(seed=0)
+        >>> study = hyperdial.create_study(sampler="random", seed=0)
         >>> study.optimize(lambda t: 10 * t.suggest_float("a", 0, 1) + 0 * t.suggest_float("b", 0, 1),
         ...                n_trials=100, show_progress=False)
         >>> ped_anova(study)["a"] > 0.9

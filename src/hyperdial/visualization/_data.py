@@ -328,7 +328,7 @@ def contour(
     Example:
         >>> import hyperdial
         >>> from hyperdial.visualization import contour
-        >>> study = hyperdial.create_study(seed=0)
+        >>> study = hyperdial.create_study(sampler="random", seed=0)
         >>> study.optimize(lambda t: t.suggest_float("x", 0, 1) * t.suggest_float("y", 0, 1), n_trials=20,
         ...                show_progress=False)
         >>> d = contour(study, bins=10)
@@ -416,7 +416,7 @@ def param_importances(
     Example:
         >>> import hyperdial
         >>> from hyperdial.visualization import param_importances
-        >>> study = hyperdial.create_study(seed=0)
+        >>> study = hyperdial.create_study(sampler="random", seed=0)
         >>> study.optimize(lambda t: t.suggest_float("x", 0, 1) + 0 * t.suggest_float("y", 0, 1), n_trials=30,
         ...                show_progress=False)
         >>> param_importances(study).names[0]
