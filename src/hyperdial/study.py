@@ -125,6 +125,17 @@ def _check_seed(seed: Any) -> int | None:
     return int(seed)
 
 
+_HOST = socket.gethostname()
+
+
+def worker_label() -> str:
+    """Who runs a trial, stored as its ``"worker"`` system attribute: ``host:pid``, plus the
+    thread's name when it is not the main thread (``n_jobs`` threads share one process)."""
+    th = threading.current_thread()
+    base = f"{_HOST}:{os.getpid()}"
+    return base if th is threading.main_thread() else f"{base}:{th.name}"
+
+
 class Study:
     """A tuning study: its trials, stored in a :class:`~hyperdial.storages.Storage`.
 
@@ -427,7 +438,10 @@ class Study:
         never on which worker was faster (Optuna issue #3056).
         """
         k = self._deterministic
-        data: dict[str, Any] = {"state": int(TrialState.RUNNING), "system": {"deterministic": k}}
+        data: dict[str, Any] = {
+            "state": int(TrialState.RUNNING),
+            "system": {"deterministic": k, "worker": worker_label()},
+        }
         try:
             (n,) = self._storage.append(self._info.id, [Event(EventKind.CREATE, None, data)], require)
         except PreconditionFailed as exc:
@@ -512,6 +526,7 @@ class Study:
                 prop = Proposal({})
         if prop.attrs:
             system = {**system, **prop.attrs}
+        system["worker"] = worker_label()
         data: dict[str, Any] = {"state": int(TrialState.RUNNING)}
         if params:
             data["params"] = params
@@ -566,7 +581,10 @@ class Study:
         given = dict((t._system or {}).get("fixed_params", {}))
         if fixed:
             given.update(fixed)
-        events = [Event(EventKind.STATE, number, {"state": int(TrialState.RUNNING)})]
+        events = [
+            Event(EventKind.STATE, number, {"state": int(TrialState.RUNNING)}),
+            Event(EventKind.ATTRS, number, {"system": {"worker": worker_label()}}),
+        ]
         params: dict[str, Any] = {}
         dists: dict[str, Distribution] = {}
         proposal_values: dict[str, Any] = {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
@@ -188,10 +191,25 @@ def test_timeline_lanes_for_overlapping_trials():
     study.tell(later, 0.5)
     d = vis.timeline(study)
     assert d.numbers.tolist() == [0, 1, 2, 3]
+    # One worker (this process) ran three at once: three sub-rows of its own row.
     assert len(d.lane_labels) == 3 and len(set(d.lanes[:3].tolist())) == 3
+    assert d.lane_labels[0].endswith("[0]") and d.lane_labels[0].startswith(study.trials[0].system_attrs["worker"])
     assert (d.finish >= d.start).all() and d.start.min() == 0.0
     assert d.states == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.COMPLETE]
-    assert any("packed" in n for n in d.notes)
+    assert not d.notes
+
+
+def test_trials_record_their_worker_process_and_thread():
+    study = hyperdial.create_study(seed=0)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=6, n_jobs=2, parallel="thread", show_progress=False)
+    workers = {t.system_attrs["worker"] for t in study.trials}
+    assert all(w.split(":")[1] == str(os.getpid()) for w in workers)
+    assert 1 <= len(workers) <= 2 and all(len(w.split(":")) == 3 for w in workers)  # host:pid:thread
+    d = vis.timeline(study)
+    assert sorted(set(d.lane_labels)) == sorted(workers) and not d.notes
+    study.enqueue_trial({"x": 0.5})
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1, show_progress=False)
+    assert study.trials[-1].system_attrs["worker"] == f"{socket.gethostname()}:{os.getpid()}"
 
 
 def test_timeline_uses_recorded_workers():

@@ -198,8 +198,10 @@ def _pack(start: np.ndarray, finish: np.ndarray) -> np.ndarray:
 def timeline(study: Any) -> TimelineData:
     """When each trial started and finished, one row per worker.
 
-    A trial that recorded its worker (a ``"worker"`` user or system attribute) is drawn on
-    that worker's row; otherwise trials are packed onto as many rows as ran at once.
+    Every trial records its worker (``host:pid``, plus the thread's name for ``n_jobs``
+    threads) as the ``"worker"`` system attribute; a ``"worker"`` user attribute overrides it.
+    A worker that ran several trials at once (ask / tell) gets one row per overlap. Trials
+    without a worker (stored by an older hyperdial) are packed onto as many rows as ran at once.
     Running trials extend to now.
 
     Example:
@@ -207,8 +209,8 @@ def timeline(study: Any) -> TimelineData:
         >>> from hyperdial.visualization import timeline
         >>> study = hyperdial.create_study(seed=0)
         >>> study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3, show_progress=False)
-        >>> timeline(study).lane_labels
-        ['lane 0']
+        >>> len(timeline(study).lane_labels)  # one worker: this process
+        1
     """
     frame = frame_of(study)
     start, finish = frame.times()
@@ -225,10 +227,15 @@ def timeline(study: Any) -> TimelineData:
         frame.trials[i].user_attrs.get("worker", frame.trials[i].system_attrs.get("worker")) for i in rows.tolist()
     ]
     if all(w is not None for w in workers):
-        labels = sorted({str(w) for w in workers})
-        index = {w: k for k, w in enumerate(labels)}
-        lanes = np.array([index[str(w)] for w in workers], dtype=np.int64)
-        notes = []
+        # One row per worker; a worker that ran several trials at once (ask / tell) gets sub-rows.
+        names = [str(w) for w in workers]
+        labels, lanes, notes = [], np.zeros(len(names), dtype=np.int64), []
+        for w in sorted(set(names)):
+            idx = np.array([i for i, x in enumerate(names) if x == w])
+            sub = _pack(start[idx], finish[idx])
+            k = int(sub.max()) + 1
+            lanes[idx] = len(labels) + sub
+            labels += [w] if k == 1 else [f"{w} [{j}]" for j in range(k)]
     else:
         lanes = _pack(start, finish)
         labels = [f"lane {k}" for k in range(int(lanes.max()) + 1)]
