@@ -13,6 +13,12 @@ Usage:
 Prints a Markdown table: trials/s, speed-up over the same library with 1 worker, and
 hyperdial / Optuna at the same ``n_jobs``. Worker start-up (interpreter + imports) is
 included, as a user would see it; ``--warm`` runs one small optimize first so pools are up.
+
+``--libs hyperdial-dask`` runs the same study on a ``distributed.LocalCluster`` of ``n_jobs``
+single-threaded worker processes (``optimize(..., executor=client)``); the study is then in a
+SQLite file the workers share, whatever ``--storage`` says. The cluster is started before the
+clock starts (a user's cluster is already up); its workers import hyperdial inside the timed
+call, as a fresh cluster's would. Needs ``pip install -e ".[dask]"``.
 """
 
 from __future__ import annotations
@@ -69,7 +75,29 @@ def worker(lib: str, jobs: int, trials: int, loops: int, storage: str, warm: boo
         tmp = tempfile.mkdtemp(prefix="hd-par-")
         atexit.register(shutil.rmtree, tmp, True)
         url = f"sqlite:///{tmp}/s.db"
-    if lib == "hyperdial":
+    if lib == "hyperdial-dask":
+        import shutil
+
+        import distributed
+
+        import hyperdial
+
+        tmp = tempfile.mkdtemp(prefix="hd-dask-")
+        cluster = distributed.LocalCluster(
+            n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None, env=dict(_ENV)
+        )
+        client = distributed.Client(cluster)
+        try:
+            study = hyperdial.create_study(storage=f"sqlite:///{tmp}/s.db", sampler="random", seed=0)
+            t0 = time.perf_counter()
+            study.optimize(objective, n_trials=trials, n_jobs=jobs, executor=client, show_progress=False)
+            wall = time.perf_counter() - t0
+            n = len(study.trials)
+        finally:
+            client.close()
+            cluster.close()
+            shutil.rmtree(tmp, True)
+    elif lib == "hyperdial":
         import hyperdial
 
         if warm and jobs > 1:
@@ -140,7 +168,7 @@ def render(rows: list[dict[str, Any]], work: float) -> str:
     for (lib, jobs), tps in sorted(med.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         base = med.get((lib, 1))
         ratio = ""
-        if lib == "hyperdial" and ("optuna", jobs) in med:
+        if lib.startswith("hyperdial") and ("optuna", jobs) in med:
             ratio = f"{tps / med[('optuna', jobs)]:.2f}x"
         speed = f"{tps / base:.2f}x" if base else ""
         out.append(f"| {jobs} | {lib} | {tps:.2f} | {speed} | {ratio} |")
