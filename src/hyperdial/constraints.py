@@ -39,6 +39,7 @@ __all__ = [
     "check_constraint_values",
     "check_param_constraint",
     "constrained_proposal",
+    "constraint_matrix",
     "constraint_name",
     "feasible_first",
     "is_feasible",
@@ -170,6 +171,34 @@ def violations(history: History, numbers: np.ndarray | Sequence[int] | None = No
     v, _ = _scan(history)
     idx = np.arange(n) if numbers is None else np.asarray(numbers, dtype=np.int64)
     return v[idx].copy() if len(idx) else np.zeros(0)
+
+
+def constraint_matrix(history: History, numbers: np.ndarray | Sequence[int]) -> np.ndarray:
+    """The outcome constraint values of the given trials (each satisfied when <= 0), nan when unknown.
+
+    One row per entry of ``numbers``, one column per constraint (the most any of these trials
+    reports); trials without constraint values (pruned, failed, or never constrained) and
+    constraints a trial did not report are nan. What c-TPE (Watanabe & Hutter 2023) fits one
+    density ratio per constraint on.
+
+    Example:
+        >>> import hyperdial
+        >>> study = hyperdial.create_study(seed=0)
+        >>> for c in ([-1.0, 2.0], [0.5, 0.0]):
+        ...     t = study.ask()
+        ...     t.set_constraints(c)
+        ...     study.tell(t, 0.0)
+        >>> constraint_matrix(study.history, [0, 1]).tolist()
+        [[-1.0, 2.0], [0.5, 0.0]]
+    """
+    trials = history.trials
+    cons = [(trials[int(i)]._system or {}).get(CONSTRAINTS_ATTR) or () for i in numbers]
+    k = max((len(c) for c in cons), default=0)
+    out = np.full((len(cons), k), np.nan)
+    for row, c in enumerate(cons):
+        if len(c):
+            out[row, : len(c)] = c
+    return out
 
 
 def feasible_first(history: History, numbers: np.ndarray, ordered: np.ndarray) -> np.ndarray:

@@ -196,7 +196,7 @@ def test_infeasible_trials_stay_out_of_the_good_group():
     feasible = {t.number for t in study.trials if t.params["x0"] >= 0.3}
     assert len(feasible) > n_good
     assert set(ordered[:n_good].tolist()) <= feasible
-    assert set(ordered[len(feasible):].tolist()) == set(done.tolist()) - feasible
+    assert set(ordered[len(feasible) :].tolist()) == set(done.tolist()) - feasible
     # the same ranking through the helper alone
     again = motpe_ranking(h, ordered, len(done), n_good)
     assert again[:n_good].tolist() == ordered[:n_good].tolist()
@@ -255,3 +255,18 @@ def test_three_objectives_search_and_define_by_run():
 
     tpe, univariate, rnd = hv(TPESampler()), hv(TPESampler(multivariate=False)), hv("random")
     assert tpe > rnd and univariate > rnd
+
+
+def test_candidate_count_defaults_to_96_with_several_objectives_24_with_one():
+    space = SearchSpace({"x": Float(0, 1), "y": Float(0, 1)})
+    for directions, default in ((["minimize", "minimize"], 96), (["minimize"], 24)):
+        for given, expected in ((None, default), (7, 7)):
+            sampler = TPESampler(n_startup_trials=3, n_ei_candidates=given)
+            study = hyperdial.create_study(directions=directions, sampler=sampler, space=space, seed=0)
+            for _ in range(5):
+                t = study.ask()
+                x, y = t.params["x"], t.params["y"]
+                study.tell(t, (x, y) if len(directions) == 2 else x + y)
+            assert sampler.n_ei_candidates == given and sampler._n_ei == expected
+    with pytest.raises(ValueError, match="n_ei_candidates"):
+        TPESampler(n_ei_candidates=0)
