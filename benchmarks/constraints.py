@@ -145,7 +145,11 @@ def run_hyperdial(problem: str, sampler: str, aware: bool, budget: int, seed: in
 
     fn, r1, r2 = PROBLEMS[problem]
     space = SearchSpace({"x1": Float(*r1), "x2": Float(*r2)})
-    s = hyperdial.TPESampler() if sampler == "tpe" else hyperdial.GPSampler()
+    s = {
+        "tpe": lambda: hyperdial.TPESampler(),
+        "tpe-rank": lambda: hyperdial.TPESampler(constraint_model="rank"),
+        "gp": lambda: hyperdial.GPSampler(),
+    }[sampler]()
     study = hyperdial.create_study(sampler=s, space=space, seed=seed)
     out = []
     for _ in range(budget):
@@ -189,6 +193,7 @@ def run_optuna(problem: str, sampler: str, budget: int, seed: int) -> list[tuple
 
 OPTIMIZERS = {
     "hyperdial-tpe": lambda p, b, s: run_hyperdial(p, "tpe", True, b, s),
+    "hyperdial-tpe-rank": lambda p, b, s: run_hyperdial(p, "tpe-rank", True, b, s),
     "hyperdial-tpe-unaware": lambda p, b, s: run_hyperdial(p, "tpe", False, b, s),
     "optuna-tpe": lambda p, b, s: run_optuna(p, "tpe", b, s),
     "hyperdial-gp": lambda p, b, s: run_hyperdial(p, "gp", True, b, s),
@@ -209,12 +214,12 @@ def one(problem: str, opt: str, budget: int, seed: int) -> dict[str, Any]:
     return res
 
 
-def part2(budget: int, seeds: int, optimizers: list[str]) -> list[str]:
+def part2(budget: int, seeds: int, optimizers: list[str], first_seed: int = 0) -> list[str]:
     optimum = {p: grid_optimum(p) for p in PROBLEMS}
     regret: dict[tuple[str, str], list[float]] = {}
     feasible_share: dict[tuple[str, str], list[float]] = {}
     secs: dict[tuple[str, str], list[float]] = {}
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         for p in PROBLEMS:
             for o in optimizers:
                 r = one(p, o, budget, seed)
@@ -227,7 +232,7 @@ def part2(budget: int, seeds: int, optimizers: list[str]) -> list[str]:
                 print(f"{p} {o} s{seed}: regret {best - optimum[p][0]:.4f} ({r['seconds']:.1f} s)", file=sys.stderr)
     lines = [
         f"Outcome constraints: regret of the best feasible value after {budget} evaluations (lower is better), "
-        f"mean ± SE over {seeds} seeds; in brackets the share of feasible evaluations. Constrained optima (grid): "
+        f"mean ± SE over seeds {first_seed}-{first_seed + seeds - 1}; in brackets the share of feasible evaluations. Constrained optima (grid): "
         + ", ".join(f"{p} {optimum[p][0]:.4f}" for p in PROBLEMS)
         + ".",
         "",
@@ -249,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=int, default=50)
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--param-trials", type=int, default=100)
     ap.add_argument("--parts", nargs="+", default=["params", "outcome"])
     ap.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS))
@@ -257,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     if "params" in args.parts:
         out += [*part1(args.param_trials), ""]
     if "outcome" in args.parts:
-        out += part2(args.budget, args.seeds, args.optimizers)
+        out += part2(args.budget, args.seeds, args.optimizers, args.first_seed)
     print("\n".join(out))
     return 0
 
