@@ -24,7 +24,7 @@ Comparisons (same seed, same splits, same data):
 
 Usage:
     python benchmarks/sklearn_search.py [--seeds 10] [--budget 20] [--tasks svm_digits gb_cancer pipe_wine pipe_digits]
-        [--methods searchcv searchcv_pruned randomized grid searchcv_grid]
+        [--methods searchcv searchcv_pruned searchcv_pruned1 randomized grid searchcv_grid]
 
 Each (task, method, seed) result is cached as JSON under ``benchmarks/results/sklearn/``;
 rerunning resumes. The Markdown summary is printed at the end (mean +- standard error).
@@ -452,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=int, default=20)
     ap.add_argument("--tasks", nargs="+", default=["svm_digits", "gb_cancer", "pipe_wine", "pipe_digits"])
     ap.add_argument(
-        "--methods", nargs="+", default=["searchcv", "searchcv_pruned", "randomized", "grid", "searchcv_grid"]
+        "--methods",
+        nargs="+",
+        default=["searchcv", "searchcv_pruned", "searchcv_pruned1", "randomized", "grid", "searchcv_grid"],
     )
     args = ap.parse_args(argv)
     rows = []
