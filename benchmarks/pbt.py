@@ -49,6 +49,7 @@ POPULATION = 16
 INTERVAL = 3
 BATCH = 32
 CLASSES = np.arange(10)
+PBT_OPTIONS: dict = {"quantile": 0.25}
 
 
 def data(kind: str = "digits"):
@@ -116,7 +117,7 @@ def pbt(seed: int, D, jobs: int = 1) -> dict:
     from hyperdial.schedulers import PBT
 
     Xtr, ytr, Xva, yva, Xte, yte = D
-    sched = PBT(interval=INTERVAL, quantile=0.25, population_size=POPULATION, seed=seed)
+    sched = PBT(interval=INTERVAL, population_size=POPULATION, seed=seed, **PBT_OPTIONS)
     spent = [0]
 
     def objective(trial):
@@ -176,19 +177,24 @@ def mean_se(x):
 
 
 def main() -> int:
-    global EPOCHS, INTERVAL, BATCH
+    global EPOCHS, INTERVAL, BATCH, POPULATION
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="development seeds: e.g. 100")
+    ap.add_argument("--population", type=int, default=POPULATION)
+    ap.add_argument("--quantile", type=float, default=0.25)
+    ap.add_argument("--resample", type=float, default=0.25, help="PBT resample_probability")
     ap.add_argument("--data", choices=["digits", "synthetic"], default="digits")
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--interval", type=int, default=INTERVAL)
     ap.add_argument("--batch", type=int, default=BATCH)
     ap.add_argument("--jobs", type=int, default=1, help="PBT members trained at once (process workers)")
     args = ap.parse_args()
-    EPOCHS, INTERVAL, BATCH = args.epochs, args.interval, args.batch
+    EPOCHS, INTERVAL, BATCH, POPULATION = args.epochs, args.interval, args.batch, args.population
+    PBT_OPTIONS.update(quantile=args.quantile, resample_probability=args.resample)
     D = data(args.data)
     rows = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         t0 = time.perf_counter()
         p = pbt(seed, D, args.jobs)
         t1 = time.perf_counter()
