@@ -187,7 +187,7 @@ def constraint_matrix(history: History, numbers: np.ndarray | Sequence[int]) -> 
         >>> for c in ([-1.0, 2.0], [0.5, 0.0]):
         ...     t = study.ask()
         ...     t.set_constraints(c)
-        ...     study.tell(t, 0.0)
+        ...     _ = study.tell(t, 0.0)
         >>> constraint_matrix(study.history, [0, 1]).tolist()
         [[-1.0, 2.0], [0.5, 0.0]]
     """
