@@ -257,16 +257,18 @@ def test_three_objectives_search_and_define_by_run():
     assert tpe > rnd and univariate > rnd
 
 
-def test_candidate_count_defaults_to_96_with_several_objectives_24_with_one():
-    space = SearchSpace({"x": Float(0, 1), "y": Float(0, 1)})
-    for directions, default in ((["minimize", "minimize"], 96), (["minimize"], 24)):
-        for given, expected in ((None, default), (7, 7)):
+def test_candidate_count_with_several_objectives_grows_with_the_dimension():
+    for dims, directions, expected in ((2, 2, 24), (8, 2, 24), (9, 2, 48), (30, 2, 96), (30, 1, 24)):
+        space = SearchSpace({f"x{i}": Float(0, 1) for i in range(dims)})
+        for given in (None, 7):
             sampler = TPESampler(n_startup_trials=3, n_ei_candidates=given)
-            study = hyperdial.create_study(directions=directions, sampler=sampler, space=space, seed=0)
+            study = hyperdial.create_study(directions=["minimize"] * directions, sampler=sampler, space=space, seed=0)
             for _ in range(5):
                 t = study.ask()
-                x, y = t.params["x"], t.params["y"]
-                study.tell(t, (x, y) if len(directions) == 2 else x + y)
-            assert sampler.n_ei_candidates == given and sampler._n_ei == expected
+                x = [t.params[f"x{i}"] for i in range(dims)]
+                study.tell(t, (x[0], 1 - x[0] + sum(x[1:])) if directions == 2 else sum(x))
+            assert sampler.n_ei_candidates == given
+            assert sampler._ei_count(dims) == (expected if given is None else 7)
+            assert sampler._ei_count(1) == (24 if given is None else 7)  # univariate: one dimension
     with pytest.raises(ValueError, match="n_ei_candidates"):
         TPESampler(n_ei_candidates=0)
