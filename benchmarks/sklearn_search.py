@@ -18,7 +18,8 @@ Comparisons (same seed, same splits, same data):
 * ``random``: SearchCV (sampler="auto") vs RandomizedSearchCV, both ``--budget`` candidates;
 * ``grid``: the same finite grid: GridSearchCV runs every cell, SearchCV at most a third
   of them (categorical lists, model-based);
-* ``prune``: SearchCV with and without fold-level median pruning, run back to back per seed:
+* ``prune``: SearchCV with and without fold-level median pruning (5 or 1 start-up trials), run
+  back to back per seed (a replay of pruning rules on the unpruned searches is printed too):
   total fit cost as CPU seconds of the fitting thread (BLAS at one thread, so load barely
   moves it) and as wall seconds, with paired differences of best CV and test score.
 
