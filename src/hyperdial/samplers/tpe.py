@@ -23,7 +23,9 @@ active group is modelled only from the trials in which that group was active, af
 parents have been chosen. Several objectives follow MOTPE (Ozaki et al. 2020; 2022 JAIR):
 the good group is filled front by front, the front that does not fit is cut by greedy
 hypervolume subset selection, and good kernels are weighted by their hypervolume contribution
-(see :mod:`hyperdial.samplers._motpe`).
+(see :mod:`hyperdial.samplers._motpe`). Outcome constraints with one objective follow c-TPE
+(Watanabe & Hutter 2023): one density ratio per constraint next to the objective's (see
+``constraint_model``).
 """
 
 from __future__ import annotations
