@@ -36,6 +36,7 @@ __all__ = [
     "CONSTRAINTS_ATTR",
     "ConstraintUnsatisfiable",
     "FeasibilityModel",
+    "any_violation",
     "check_constraint_values",
     "check_param_constraint",
     "constrained_proposal",
@@ -160,6 +161,11 @@ def _scan(history: History) -> tuple[np.ndarray, bool]:
         with contextlib.suppress(TypeError):  # a history type without weak references: no cache
             _CACHE[history] = (scanned, v, any_pos)
     return v, any_pos
+
+
+def any_violation(history: History) -> bool:
+    """Whether any trial so far violates an outcome constraint (incremental, O(new trials))."""
+    return _scan(history)[1]
 
 
 def violations(history: History, numbers: np.ndarray | Sequence[int] | None = None) -> np.ndarray:

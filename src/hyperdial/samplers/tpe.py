@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from hyperdial.constraints import constraint_matrix, feasible_first, violations
+from hyperdial.constraints import any_violation, constraint_matrix, feasible_first, violations
 from hyperdial.samplers._motpe import motpe_good_weights, motpe_ranking
 from hyperdial.samplers.base import Proposal, Sampler
 from hyperdial.samplers.qmc import QMCSampler
@@ -444,6 +444,7 @@ class TPESampler(Sampler):
             self.constraint_model == "ctpe"
             and history.n_objectives == 1
             and len(done) > 0
+            and any_violation(history)
             and bool(np.any(violations(history, done) > 0))
         )
         if not ctpe:
