@@ -102,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             m, se = mean_se(v) if v else (math.nan, math.nan)
             cells.append(f"{m:.2f} ± {se:.2f}")
         lines.append(f"| {o} | " + " | ".join(cells) + " |")
-    lines += ["", "coarse_to_fine − other, log10 regret, paired bootstrap 95 % CI (negative: coarse_to_fine better):", ""]
+    lines += [
+        "",
+        "coarse_to_fine − other, log10 regret, paired bootstrap 95 % CI (negative: coarse_to_fine better):",
+        "",
+    ]
     lines += ["| other | @25 | @50 | @100 |", "|---|---:|---:|---:|"]
     for o in OTHERS:
         lines.append(f"| {o} | " + " | ".join(_ci(reg[C2F][b], reg[o][b]) for b in BUDGETS) + " |")

@@ -98,7 +98,8 @@ def main() -> None:
     ap.add_argument("--beta", type=float, default=0.05, help="hyper-learning-rate")
     ap.add_argument("--mode", default="multiplicative", choices=["multiplicative", "additive"])
     ap.add_argument(
-        "--controller", action="store_true",
+        "--controller",
+        action="store_true",
         help="adapt the rate with HypergradientController in a ControlLoop (one step delayed) instead of SGDHD",
     )
     args = ap.parse_args()
@@ -106,6 +107,7 @@ def main() -> None:
 
     def hd(lr):
         if args.controller:
+
             def make(p):
                 opt = torch.optim.SGD(p, lr=lr, momentum=mom)
                 ctrl = HypergradientController(opt, hypergrad_lr=args.beta, hypergrad_mode=args.mode, lr_max=2.0)
@@ -113,9 +115,7 @@ def main() -> None:
                 return opt
 
             return make
-        return lambda p: SGDHD(
-            p, lr=lr, momentum=mom, hypergrad_lr=args.beta, hypergrad_mode=args.mode, lr_max=2.0
-        )
+        return lambda p: SGDHD(p, lr=lr, momentum=mom, hypergrad_lr=args.beta, hypergrad_mode=args.mode, lr_max=2.0)
 
     def sgd(lr):
         return lambda p: torch.optim.SGD(p, lr=lr, momentum=mom)
@@ -182,7 +182,9 @@ def main() -> None:
 
     print()
     which = "HypergradientController" if args.controller else "SGDHD"
-    print(f"MLP 64-64-10 on digits, {args.epochs} epochs, batch 50, momentum {mom}, {which} {args.mode} beta={args.beta}")
+    print(
+        f"MLP 64-64-10 on digits, {args.epochs} epochs, batch 50, momentum {mom}, {which} {args.mode} beta={args.beta}"
+    )
     print(f"| figure | hyperdial {which} | plain torch SGD | per seed (hyperdial; competitor) |")
     print("|---|---|---|---|")
     a, a_s = ms("hd", np.ptp)
@@ -191,7 +193,9 @@ def main() -> None:
     a, a_s = ms("one", float)
     b, b_s = ms("grid", min)
     ratio = np.mean([r["one"] / min(r["grid"]) for r in rows])
-    print(f"| val loss: one run from 1e-3 (1 training) vs best of 5-point grid (5 trainings) | {a} | {b} | {a_s}; {b_s} |")
+    print(
+        f"| val loss: one run from 1e-3 (1 training) vs best of 5-point grid (5 trainings) | {a} | {b} | {a_s}; {b_s} |"
+    )
     print(f"| ratio one-run / best-grid (mean over seeds) | {ratio:.3f} | | |")
     worst = max(r["replay_diff"] for r in rows)
     print(f"| replay of the recorded schedule with plain SGD: max abs diff of final val loss | {worst:.1e} | | |")

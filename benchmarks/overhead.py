@@ -130,8 +130,11 @@ def worker_sampler(lib: str, sampler: str, n: int) -> dict[str, Any]:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        make = {"tpe": lambda: optuna.samplers.TPESampler(seed=0), "gp": lambda: optuna.samplers.GPSampler(seed=0),
-                "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=0)}[sampler]
+        make = {
+            "tpe": lambda: optuna.samplers.TPESampler(seed=0),
+            "gp": lambda: optuna.samplers.GPSampler(seed=0),
+            "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=0),
+        }[sampler]
         study = optuna.create_study(sampler=make())
         t0, c0 = time.perf_counter(), time.process_time()
         study.optimize(objective, n_trials=n, show_progress_bar=False)

@@ -101,8 +101,9 @@ def worker(lib: str, jobs: int, trials: int, loops: int, storage: str, warm: boo
         import hyperdial
 
         if warm and jobs > 1:
-            hyperdial.create_study(sampler="random").optimize(lambda t: 0.0, n_trials=jobs, n_jobs=jobs,
-                                                              show_progress=False)
+            hyperdial.create_study(sampler="random").optimize(
+                lambda t: 0.0, n_trials=jobs, n_jobs=jobs, show_progress=False
+            )
         study = hyperdial.create_study(storage=url, sampler="random", seed=0)
         t0 = time.perf_counter()
         study.optimize(objective, n_trials=trials, n_jobs=jobs, show_progress=False)
@@ -137,8 +138,17 @@ def main(argv: list[str] | None = None) -> int:
         for jobs in args.jobs:
             for lib in args.libs:
                 trials = args.trials * jobs
-                cmd = [sys.executable, str(HERE), "_worker", lib, str(jobs), str(trials), str(loops), args.storage,
-                       str(int(args.warm))]
+                cmd = [
+                    sys.executable,
+                    str(HERE),
+                    "_worker",
+                    lib,
+                    str(jobs),
+                    str(trials),
+                    str(loops),
+                    args.storage,
+                    str(int(args.warm)),
+                ]
                 proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **_ENV}, check=False)
                 if proc.returncode != 0:
                     print(f"{lib} n_jobs={jobs} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)

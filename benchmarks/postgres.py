@@ -98,7 +98,9 @@ def hd_worker(url: str, name: str, n: int, out) -> None:
     stamps = []  # (trial number, cumulative storage seconds, cumulative calls, clock) after each trial
     cpu = time.process_time()
     study.optimize(
-        objective, n_trials=n, show_progress=False,
+        objective,
+        n_trials=n,
+        show_progress=False,
         callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls, time.time()))],
     )
     out.put((stamps, time.process_time() - cpu))
@@ -112,8 +114,9 @@ def optuna_worker(spec: dict, name: str, n: int, out) -> None:
     clock = _Clock(study._storage)
     stamps = []
     cpu = time.process_time()
-    study.optimize(objective, n_trials=n,
-                   callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls, time.time()))])
+    study.optimize(
+        objective, n_trials=n, callbacks=[lambda s, t: stamps.append((t.number, clock.total, clock.calls, time.time()))]
+    )
     out.put((stamps, time.process_time() - cpu))
 
 
@@ -195,8 +198,14 @@ def run(lib: str, kind: str, args, workers: int, trials: int) -> dict:
         optuna.delete_study(study_name=name, storage=_optuna_storage(optuna_spec))
     total = workers * trials
     return {
-        "lib": lib, "storage": kind, "workers": workers, "trials_each": trials, "stored": len(numbers),
-        "complete": complete, "numbers_ok": numbers == list(range(total)), "wall_s": round(wall, 2),
+        "lib": lib,
+        "storage": kind,
+        "workers": workers,
+        "trials_each": trials,
+        "stored": len(numbers),
+        "complete": complete,
+        "numbers_ok": numbers == list(range(total)),
+        "wall_s": round(wall, 2),
         "wall_ms_per_trial": 1e3 * wall / total,
         # Without process start-up: from the first trial finished to the last, over the trials in between.
         "span_ms_per_trial": 1e3 * (max(finished) - min(finished)) / max(1, len(finished) - 1),
@@ -234,16 +243,18 @@ def commit_latency_ms(url: str, n: int = 200) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", help="PostgreSQL URL (for --storage postgres)")
-    ap.add_argument("--storage", nargs="+", default=["postgres"],
-                    choices=["postgres", "journal", "journal-fsync", "sqlite"])
+    ap.add_argument(
+        "--storage", nargs="+", default=["postgres"], choices=["postgres", "journal", "journal-fsync", "sqlite"]
+    )
     ap.add_argument("--baseline-src", help="a src/ folder of an older hyperdial, run as library 'hyperdial-baseline'")
     ap.add_argument("--dir", default=None, help="folder for journal / SQLite files (default: a temporary one)")
     ap.add_argument("--workers", type=int, nargs="+", default=[8])
     ap.add_argument("--trials", type=int, default=250)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--libs", nargs="+", default=["hyperdial", "optuna"])
-    ap.add_argument("--optuna-storages", nargs="+", default=None,
-                    help="storages to run Optuna on (default: all of --storage)")
+    ap.add_argument(
+        "--optuna-storages", nargs="+", default=None, help="storages to run Optuna on (default: all of --storage)"
+    )
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args(argv)
     if "postgres" in args.storage and not args.url:
@@ -282,17 +293,23 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "server_probes": probes}, f, indent=1)
     for p in probes:
-        print(f"PostgreSQL server: a trivial read {p['select_ms']:.2f} ms, a trivial commit (one row) "
-              f"{p['commit_ms']:.2f} ms (synchronous_commit={p['synchronous_commit']})")
-    print("| library | storage | workers x trials | stored | numbers once | storage ms/trial | first 100 | "
-          "last 100 | storage calls/trial | worker CPU ms/trial | span ms/trial | wall s |")
+        print(
+            f"PostgreSQL server: a trivial read {p['select_ms']:.2f} ms, a trivial commit (one row) "
+            f"{p['commit_ms']:.2f} ms (synchronous_commit={p['synchronous_commit']})"
+        )
+    print(
+        "| library | storage | workers x trials | stored | numbers once | storage ms/trial | first 100 | "
+        "last 100 | storage calls/trial | worker CPU ms/trial | span ms/trial | wall s |"
+    )
     print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['lib']} | {r['storage']} | {r['workers']} x {r['trials_each']} | {r['stored']} | "
-              f"{r['numbers_ok']} | {r['storage_ms_per_trial']:.2f} | {r['first100_ms']:.2f} | "
-              f"{r['last100_ms']:.2f} | {r['storage_calls_per_trial']:.1f} | {r['worker_cpu_ms_per_trial']:.2f} | "
-              f"{r['span_ms_per_trial']:.2f} | "
-              f"{r['wall_s']:.1f} |")
+        print(
+            f"| {r['lib']} | {r['storage']} | {r['workers']} x {r['trials_each']} | {r['stored']} | "
+            f"{r['numbers_ok']} | {r['storage_ms_per_trial']:.2f} | {r['first100_ms']:.2f} | "
+            f"{r['last100_ms']:.2f} | {r['storage_calls_per_trial']:.1f} | {r['worker_cpu_ms_per_trial']:.2f} | "
+            f"{r['span_ms_per_trial']:.2f} | "
+            f"{r['wall_s']:.1f} |"
+        )
     if tmp is not None:
         tmp.cleanup()
     return 0

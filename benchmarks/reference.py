@@ -42,9 +42,7 @@ def load_reference(path: Path = REFERENCE_FILE) -> dict[str, dict[str, Any]]:
     return json.loads(path.read_text())
 
 
-def _one_problem(
-    name: str, runs: int, budget: int, long_runs: Sequence[tuple[str, int, int]]
-) -> dict[str, Any]:
+def _one_problem(name: str, runs: int, budget: int, long_runs: Sequence[tuple[str, int, int]]) -> dict[str, Any]:
     from benchmarks import _env
 
     _env.setup()
@@ -55,9 +53,7 @@ def _one_problem(
     problem = get_problem(name)
     t0 = time.perf_counter()
     traces = [RandomSearch().minimize(problem, budget, BASELINE_SEED0 + r) for r in range(runs)]
-    medians = {
-        str(b): float(np.median([min(tr[:b]) for tr in traces])) for b in BUDGETS if b <= budget
-    }
+    medians = {str(b): float(np.median([min(tr[:b]) for tr in traces])) for b in BUDGETS if b <= budget}
     best = min(min(tr) for tr in traces)
     source = [f"random-search {runs}x{budget}"]
     done_long = []
@@ -102,7 +98,9 @@ def compute_reference(
         path.parent.mkdir(parents=True, exist_ok=True)
         ordered = {k: ref[k] for k in sorted(ref)}
         path.write_text(json.dumps(ordered, indent=1, allow_nan=False) + "\n")
-        log(f"reference {name}: baseline median {entry['baseline_median']}, best {entry['reference_best']:.6g} ({entry['seconds']}s)")
+        log(
+            f"reference {name}: baseline median {entry['baseline_median']}, best {entry['reference_best']:.6g} ({entry['seconds']}s)"
+        )
 
     if jobs <= 1:
         for name in todo:
@@ -115,7 +113,11 @@ def compute_reference(
             futs = {pool.submit(_one_problem, n, runs, budget, long_runs): n for n in todo}
             for f in as_completed(futs):
                 save(futs[f], f.result())
-    bad = [n for n in problems if n in ref and not ref[n]["baseline_median"].get("100", math.inf) > ref[n]["reference_best"]]
+    bad = [
+        n
+        for n in problems
+        if n in ref and not ref[n]["baseline_median"].get("100", math.inf) > ref[n]["reference_best"]
+    ]
     if bad:
         log(f"warning: random search reaches the reference best on {bad}; their scores are undefined")
     return ref

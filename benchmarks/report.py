@@ -71,7 +71,9 @@ def collect_scores(
                         continue
                     best = best_so_far(losses, b)
                     try:
-                        scores[opt][b][(prob, seed)] = normalised_score(best, r["baseline_median"][str(b)], r["reference_best"])
+                        scores[opt][b][(prob, seed)] = normalised_score(
+                            best, r["baseline_median"][str(b)], r["reference_best"]
+                        )
                     except ValueError:
                         continue
                     if r["optimum"] is not None and get_problem(prob).category.value.startswith("bbob"):
@@ -267,7 +269,9 @@ def build_report(
     if plot is not None and present:
         p = plot_scores(scores, present, budget, plot)
         if p:
-            parts.append(f"Plot of mean normalised score against evaluations: `{p.relative_to(p.parents[1]) if root in p.parents else p}` (not committed; regenerate with `python -m benchmarks report --plot PATH`).\n")
+            parts.append(
+                f"Plot of mean normalised score against evaluations: `{p.relative_to(p.parents[1]) if root in p.parents else p}` (not committed; regenerate with `python -m benchmarks report --plot PATH`).\n"
+            )
     parts.append(_other_parts(root))
     text = "\n".join(x for x in parts if x)
     if write_results:

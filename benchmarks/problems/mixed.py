@@ -91,7 +91,14 @@ def _synthetic(c: Mapping[str, Any]) -> float:
     if c["branch"] == "a":
         # a shifted, rotated quadratic; its floor is 0.4 > 0
         u, v = (x - y) / math.sqrt(2), (x + y) / math.sqrt(2)
-        return 0.4 + act + 0.05 * (u - 1.0) ** 2 + 0.5 * (v + 1.0) ** 2 + 0.02 * (c["a_k"] - 7) ** 2 + (c["a_z"] - 0.5) ** 2
+        return (
+            0.4
+            + act
+            + 0.05 * (u - 1.0) ** 2
+            + 0.5 * (v + 1.0) ** 2
+            + 0.02 * (c["a_k"] - 7) ** 2
+            + (c["a_z"] - 0.5) ** 2
+        )
     if c["branch"] == "b":
         # the global basin: narrow in x/y, a log-scale learning rate and an int depth
         lr = math.log10(c["b_lr"]) + 3.0

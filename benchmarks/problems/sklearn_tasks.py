@@ -167,11 +167,13 @@ _FRACTIONS = [
     FloatParam("min_impurity_decrease", 0.0, 0.5),
 ]
 SPACES: dict[str, Space] = {
-    "knn": Space(
-        [IntParam("n_neighbors", 1, 25), IntParam("p", 1, 4), CatParam("weights", ["uniform", "distance"])]
-    ),
+    "knn": Space([IntParam("n_neighbors", 1, 25), IntParam("p", 1, 4), CatParam("weights", ["uniform", "distance"])]),
     "svm": Space(
-        [FloatParam("C", 1.0, 1e3, log=True), FloatParam("gamma", 1e-4, 1e-1, log=True), FloatParam("tol", 1e-5, 1e-1, log=True)]
+        [
+            FloatParam("C", 1.0, 1e3, log=True),
+            FloatParam("gamma", 1e-4, 1e-1, log=True),
+            FloatParam("tol", 1e-5, 1e-1, log=True),
+        ]
     ),
     "dt": Space([IntParam("max_depth", 1, 15), *_FRACTIONS]),
     "rf": Space(

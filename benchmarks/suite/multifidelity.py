@@ -301,9 +301,19 @@ def run_multifidelity(
                     t0 = time.perf_counter()
                     try:
                         completed = _run_one(prob, cname, seed, total)
-                        res = {"status": "ok", "completed": completed, "total": total, "seconds": time.perf_counter() - t0}
+                        res = {
+                            "status": "ok",
+                            "completed": completed,
+                            "total": total,
+                            "seconds": time.perf_counter() - t0,
+                        }
                     except Exception as exc:
-                        res = {"status": "error", "reason": f"{type(exc).__name__}: {exc}", "completed": [], "total": total}
+                        res = {
+                            "status": "error",
+                            "reason": f"{type(exc).__name__}: {exc}",
+                            "completed": [],
+                            "total": total,
+                        }
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps(res))
                     log(f"multifidelity {pname} {cname} s{seed}: {res['status']} {res.get('reason', '')}")

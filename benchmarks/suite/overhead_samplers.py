@@ -70,7 +70,9 @@ def _run_hyperdial(sampler: str, storage: str | None, n: int, max_seconds: float
     from hyperdial.samplers import get_sampler
 
     opts = {"points": _grid_points(n), "shuffle": True} if sampler == "grid" else {}
-    study = hyperdial.create_study(space=_space_hyperdial(), sampler=get_sampler(sampler, **opts), seed=0, storage=storage)
+    study = hyperdial.create_study(
+        space=_space_hyperdial(), sampler=get_sampler(sampler, **opts), seed=0, storage=storage
+    )
     t0 = time.perf_counter()
     done = 0
     for i in range(n):
@@ -215,7 +217,11 @@ def run_overhead(
                     out_json.write_text(json.dumps(cache, indent=1))
                     log(
                         f"overhead {lib:9s} {name:7s} {storage:6s} n={n:6d}: "
-                        + (f"{r['ms_per_trial']:.3f} ms/trial over {r['done']} trials, +{r['peak_rss_mb']:.1f} MB" if "error" not in r else "ERROR " + r["error"][-200:])
+                        + (
+                            f"{r['ms_per_trial']:.3f} ms/trial over {r['done']} trials, +{r['peak_rss_mb']:.1f} MB"
+                            if "error" not in r
+                            else "ERROR " + r["error"][-200:]
+                        )
                     )
     md = _table(cache, samplers, storages, trials, max_seconds)
     (root / "overhead_samplers.md").write_text(md)
@@ -223,7 +229,9 @@ def run_overhead(
     return list(cache.values())
 
 
-def _table(cache: dict[str, Any], samplers: Sequence[str], storages: Sequence[str], trials: Sequence[int], max_seconds: float) -> str:
+def _table(
+    cache: dict[str, Any], samplers: Sequence[str], storages: Sequence[str], trials: Sequence[int], max_seconds: float
+) -> str:
     lines = [
         "### Overhead per sampler (`python -m benchmarks run --parts overhead`)",
         "",

@@ -103,7 +103,10 @@ def run_parallel(
             cache[key] = r = _measure(lib, k, trials)
             root.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(cache, indent=1))
-            log(f"parallel {lib} n_jobs={k}: " + (f"{r['trials_per_s']:.2f} trials/s" if "error" not in r else r["error"][-300:]))
+            log(
+                f"parallel {lib} n_jobs={k}: "
+                + (f"{r['trials_per_s']:.2f} trials/s" if "error" not in r else r["error"][-300:])
+            )
     lines = [
         "### Parallel throughput (`python -m benchmarks run --parts parallel`)",
         "",

@@ -236,9 +236,7 @@ class WarmupCosine(ScheduleFamily):
         "final": (0.0, 1.0, False, False),
     }
 
-    def __init__(
-        self, peak: Any, *, warmup: Any = _WARMUP, final: Any = _FINAL_FRACTION, total_steps: int
-    ) -> None:
+    def __init__(self, peak: Any, *, warmup: Any = _WARMUP, final: Any = _FINAL_FRACTION, total_steps: int) -> None:
         super().__init__(total_steps, peak=peak, warmup=warmup, final=final)
 
 

@@ -194,7 +194,7 @@ class _Hypergradient:
         entries: list[list[Any]] = [[0, dict(zip(names, self._initial_lrs))]]
         last = dict(entries[0][1])
         for t, lrs in enumerate(self.lr_history):
-            change = {n: v for n, v, in zip(names, lrs) if last.get(n) != v}
+            change = {n: v for n, v in zip(names, lrs) if last.get(n) != v}
             if not change:
                 continue
             if t == 0:

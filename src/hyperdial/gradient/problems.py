@@ -59,9 +59,7 @@ def penalty_groups(penalty: Any, n_features: int) -> np.ndarray:
         raise ValueError(f"penalty must be 'shared', 'per_feature' or an array of group ids, got {penalty!r}")
     groups = np.asarray(penalty)
     if groups.shape != (n_features,) or groups.dtype.kind not in "iu":
-        raise ValueError(
-            f"penalty as groups must be {n_features} integers (one group id per feature), got {penalty!r}"
-        )
+        raise ValueError(f"penalty as groups must be {n_features} integers (one group id per feature), got {penalty!r}")
     _, inverse = np.unique(groups, return_inverse=True)
     return inverse.astype(int)
 
