@@ -268,7 +268,7 @@ def test_candidate_count_with_several_objectives_grows_with_the_dimension():
                 x = [t.params[f"x{i}"] for i in range(dims)]
                 study.tell(t, (x[0], 1 - x[0] + sum(x[1:])) if directions == 2 else sum(x))
             assert sampler.n_ei_candidates == given
-            assert sampler._ei_count(dims) == (expected if given is None else 7)
-            assert sampler._ei_count(1) == (24 if given is None else 7)  # univariate: one dimension
+            assert sampler._ei_count(dims, directions) == (expected if given is None else 7)
+            assert sampler._ei_count(1, directions) == (24 if given is None else 7)  # univariate: one dimension
     with pytest.raises(ValueError, match="n_ei_candidates"):
         TPESampler(n_ei_candidates=0)

@@ -378,8 +378,6 @@ class TPESampler(Sampler):
             raise TypeError("TPESampler: gamma must be a function n -> size of the good group")
         self.n_startup_trials = n_startup_trials
         self.n_ei_candidates = n_ei_candidates
-        self._n_ei = 24 if n_ei_candidates is None else n_ei_candidates  # set per proposal
-        self._n_ei_per_dims = False
         self.gamma = gamma or default_gamma
         self.multivariate = multivariate
         self.prior_weight = float(prior_weight)
@@ -516,6 +514,7 @@ class TPESampler(Sampler):
         cache_key: Any = None,
         good_weights: np.ndarray | None = None,
         splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
+        n_objectives: int = 1,
     ) -> np.ndarray:
         """One proposal for the dimensions in ``X`` (rows in best-first order, no nan).
 
@@ -551,7 +550,7 @@ class TPESampler(Sampler):
             s = bandwidths(len(bad), cells, is_cat)[kinds.cont]
             log_z = self._cached_log_z(cache_key, bad[:, kinds.cont], bad_numbers, s)
         g_est = _Parzen(bad, w_bad, cells, is_cat, self.prior_weight, log_z, kinds)
-        n_ei = self._ei_count(X.shape[1])
+        n_ei = self._ei_count(X.shape[1], n_objectives)
         cand = l_est.sample(n_ei, rng)
         if splits is None:
             feats = _Features(cand, l_est.cont, l_est.cat, cells)  # shared by both estimators
@@ -611,24 +610,22 @@ class TPESampler(Sampler):
         return cells, is_cat
 
     # -- proposals ------------------------------------------------------------------------------
-    def _set_n_ei(self, history: History) -> None:
-        self._n_ei = 24 if self.n_ei_candidates is None else self.n_ei_candidates
-        self._n_ei_per_dims = self.n_ei_candidates is None and history.n_objectives > 1
-
-    def _ei_count(self, k: int) -> int:
+    def _ei_count(self, k: int, n_objectives: int) -> int:
         """Candidates for a proposal over ``k`` dimensions (see ``n_ei_candidates``)."""
-        if self._n_ei_per_dims:
+        if self.n_ei_candidates is not None:
+            return self.n_ei_candidates
+        if n_objectives > 1:
             return MULTI_OBJECTIVE_EI_CANDIDATES * math.ceil(k / MULTI_OBJECTIVE_EI_DIMS)
-        return self._n_ei
+        return 24
 
     def sample(self, history: History, space: SearchSpace, rng: np.random.Generator) -> dict[str, Any] | Proposal:
-        self._set_n_ei(history)
         ordered, running, n_done = self._ranking(history)
         if n_done < self.n_startup_trials or len(ordered) < 2 or space.dim == 0:
             p = self._startup.sample(history, space, rng)
             p.attrs["sampler"] = "tpe-startup"
             return p
         X_all = history.matrix(space, ordered)
+        n_obj = history.n_objectives
         cons = self._constraints(history)
         R_all = history.matrix(space, running) if len(running) else np.empty((0, space.dim))
         if self._space_info is None or self._space_info[0] is not space:
@@ -656,13 +653,13 @@ class TPESampler(Sampler):
             w = motpe_good_weights(history, ordered[rows][:n_good]) if history.n_objectives > 1 else None
             if self.multivariate:
                 u[dims] = self._fit_sample(
-                    X, n_good, ordered[rows], R, cells[dims], is_cat[dims], rng, tuple(dims), w, splits
+                    X, n_good, ordered[rows], R, cells[dims], is_cat[dims], rng, tuple(dims), w, splits, n_obj
                 )
             else:
                 for j, d in enumerate(dims):
                     sp = None if splits is None else [(a[:, [j]], b[:, [j]]) for a, b in splits]
                     u[d] = self._fit_sample(
-                        X[:, [j]], n_good, ordered[rows], R[:, [j]], cells[[d]], is_cat[[d]], rng, (d,), w, sp
+                        X[:, [j]], n_good, ordered[rows], R[:, [j]], cells[[d]], is_cat[[d]], rng, (d,), w, sp, n_obj
                     )[0]
         return Proposal(space.decode(np.where(np.isnan(u), 0.5, u)), {"sampler": "tpe"})
 
@@ -676,7 +673,6 @@ class TPESampler(Sampler):
         return sorted(groups.values(), key=lambda g: g[0])
 
     def sample_one(self, history: History, name: str, dist: Distribution, rng: np.random.Generator) -> Any:
-        self._set_n_ei(history)
         ordered, running, n_done = self._ranking(history)
         col = history.columns.get((name, dist.key))
         if n_done < self.n_startup_trials or col is None:
@@ -695,7 +691,18 @@ class TPESampler(Sampler):
             n_good, splits = self._ctpe_split(cons[keep], X)
         cells, is_cat = self._kinds([dist])
         w = motpe_good_weights(history, ordered[keep][:n_good]) if history.n_objectives > 1 else None
-        u = self._fit_sample(X, n_good, ordered[keep], R, cells, is_cat, rng, good_weights=w, splits=splits)
+        u = self._fit_sample(
+            X,
+            n_good,
+            ordered[keep],
+            R,
+            cells,
+            is_cat,
+            rng,
+            good_weights=w,
+            splits=splits,
+            n_objectives=history.n_objectives,
+        )
         return dist.from_unit(float(u[0]))
 
     def __repr__(self) -> str:
