@@ -311,7 +311,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             parts = name.split("__")
             return any("__".join(parts[:i]) in tuned for i in range(1, len(parts)))
 
-        unknown = [n for n in tuned if n not in valid and not swapped(n)]
+        unknown = [n for n in [*space.names, *space.constants] if n not in valid and not swapped(n)]
         if unknown:
             raise ValueError(
                 f"space: unknown parameter(s) {unknown} for {type(self.estimator).__name__}; valid names include "
