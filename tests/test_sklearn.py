@@ -18,6 +18,7 @@ from sklearn.tree import DecisionTreeClassifier
 import hyperdial
 from hyperdial import Float, Int, TrialState
 from hyperdial.sklearn import SearchCV
+from hyperdial.trial import PARTIAL_VALUE_ATTR
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 
@@ -127,6 +128,11 @@ def test_fold_level_pruning_stops_bad_candidates():
     pruned = [i for i, n in enumerate(search.trial_numbers_) if search.study_.trials[n].state == TrialState.PRUNED]
     assert np.all(np.isnan(search.cv_results_["mean_test_score"][pruned]))
     assert np.all(search.cv_results_["rank_test_score"][pruned] > search.cv_results_["rank_test_score"].min())
+    # The running mean a candidate was stopped at estimates its CV score: a GP sampler models it.
+    for n in np.asarray(search.trial_numbers_)[pruned]:
+        t = search.study_.trials[n]
+        assert t.system_attrs[PARTIAL_VALUE_ATTR] == "unbiased"
+        assert t.value == pytest.approx(np.mean(t.user_attrs["cv"]["test"]["score"]))
 
 
 def test_fit_cpu_time_is_recorded_per_fold_that_ran():

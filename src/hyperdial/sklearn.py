@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted, indexable
 from hyperdial.pruners import get_pruner
 from hyperdial.space import Categorical, Distribution, Float, Int, ScipyDistribution, SearchSpace
 from hyperdial.study import create_study
-from hyperdial.trial import Trial, TrialPruned
+from hyperdial.trial import PARTIAL_VALUE_ATTR, Trial, TrialPruned
 
 __all__ = [
     "SearchCV",
@@ -199,6 +199,7 @@ def cross_validate(
             trial.report(running, i)
             if trial.should_prune():
                 trial.set_user_attr("split_test_scores", per_fold)
+                trial.set_system_attr(PARTIAL_VALUE_ATTR, "unbiased")
                 raise TrialPruned(f"pruned after fold {i + 1} of {len(splits)}")
     trial.set_user_attr("split_test_scores", per_fold)
     trial.set_user_attr("mean_test_scores", {k: float(np.mean(v)) for k, v in per_fold.items()})
@@ -232,7 +233,11 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         refit: Refit the best candidate on all the data; with several metrics, the metric
             name to choose the best by, or a callable taking ``cv_results_`` and returning an index.
         n_jobs: Candidates evaluated at once (threads of this process).
-        pruner: Stop candidates after a fold when they are hopeless (``"median"``...).
+        pruner: Stop candidates after a fold when they are hopeless (``"median"``...). A stopped
+            candidate keeps the running mean of its folds as its value, marked as an unbiased
+            estimate (:data:`hyperdial.trial.PARTIAL_VALUE_ATTR`), so the GP sampler models it
+            rather than proposing near it again; its ``cv_results_`` row has nan for the folds
+            that did not run.
         storage / study_name: Keep the study; a ``fit`` with the same name resumes it.
         random_state: Seed of the study (an int), for reproducible searches.
         error_score: Score given to a candidate whose fit raises; ``"raise"`` to propagate.
@@ -415,6 +420,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 if report_folds and i < len(splits) - 1 and np.isfinite(running):
                     trial.report(running, i)
                     if trial.should_prune():
+                        trial.set_system_attr(PARTIAL_VALUE_ATTR, "unbiased")  # a mean of folds: GP observes it
                         trial.set_user_attr(
                             "cv",
                             {

@@ -71,6 +71,13 @@ class TrialPruned(Exception):
     """Raise inside an objective to stop the trial early (it is stored as PRUNED)."""
 
 
+#: System attribute a pruned trial carries when its last reported value is an unbiased estimate
+#: of the value it would have finished with (value ``"unbiased"``): the running mean of
+#: cross-validation folds is, a learning curve cut short is not. The GP sampler then observes
+#: the trial at that value instead of treating it as a pending point.
+PARTIAL_VALUE_ATTR = "partial_value"
+
+
 class FrozenTrial:
     """The immutable record of one trial.
 

@@ -177,3 +177,41 @@ def test_pruned_points_are_not_proposed_again():
         study.tell(trial, state="pruned")
     pts = np.array(seen)
     assert np.min(np.linalg.norm(pts[:, None] - pts[None], axis=2)[np.triu_indices(4, 1)]) > 1e-5
+
+
+def test_pruned_trials_count_towards_the_startup():
+    """Otherwise each start-up point a pruner stops adds another quasi-random one."""
+    space = SearchSpace({"x": Float(0, 1), "y": Float(0, 1)})
+    study = hyperdial.create_study(sampler=GPSampler(n_startup_trials=4), seed=0, space=space)
+    for i in range(4):
+        trial = study.ask()
+        assert study.trials[trial.number].system_attrs["sampler"] == "gp-startup"
+        if i < 2:
+            study.tell(trial, trial.params["x"])
+        else:
+            study.tell(trial, state="pruned")
+    trial = study.ask()
+    assert study.trials[trial.number].system_attrs["sampler"] == "gp"
+    # ...but the model needs two finished values to fit on: pruned trials alone do not end it.
+    study = hyperdial.create_study(sampler=GPSampler(n_startup_trials=2), seed=0, space=space)
+    for _ in range(3):
+        trial = study.ask()
+        assert study.trials[trial.number].system_attrs["sampler"] == "gp-startup"
+        study.tell(trial, state="pruned")
+
+
+def test_pruned_trials_with_an_unbiased_partial_value_are_observed():
+    """A running mean of CV folds is an estimate of the final value: modelled, not pending."""
+    from hyperdial.trial import PARTIAL_VALUE_ATTR
+
+    space = SearchSpace({"x": Float(0, 1)})
+    study = hyperdial.create_study(sampler=GPSampler(n_startup_trials=3), seed=0, space=space)
+    for i in range(5):
+        trial = study.ask()
+        trial.report(float(i), 0)
+        if i == 3:
+            trial.set_system_attr(PARTIAL_VALUE_ATTR, "unbiased")
+        study.tell(trial, state="pruned") if i >= 3 else study.tell(trial, trial.params["x"])
+    done, pending = GPSampler._observed(study.history)
+    assert done.tolist() == [0, 1, 2, 3] and pending.tolist() == [4]
+    assert study.history.losses(done)[3, 0] == 3.0  # observed at the running mean it reported

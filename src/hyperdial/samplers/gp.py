@@ -38,7 +38,7 @@ from hyperdial.constraints import constrained_proposal
 from hyperdial.samplers.base import Proposal, Sampler
 from hyperdial.samplers.qmc import QMCSampler
 from hyperdial.space import Categorical, Distribution, SearchSpace
-from hyperdial.trial import TrialState
+from hyperdial.trial import PARTIAL_VALUE_ATTR, TrialState
 
 if TYPE_CHECKING:
     from hyperdial.history import History
@@ -364,8 +364,10 @@ class GPSampler(Sampler):
     def sample(self, history: History, space: SearchSpace, rng: np.random.Generator) -> dict[str, Any] | Proposal:
         if history.n_objectives != 1:
             raise ValueError("GPSampler supports one objective; use TPESampler for several")
-        done = history.numbers(TrialState.COMPLETE)
-        if len(done) < self.n_startup_trials or space.dim == 0:
+        done, pruned = self._observed(history)
+        # Pruned trials count towards the start-up (as in TPE): otherwise every start-up point a
+        # pruner stops adds another quasi-random one, and pruning turns the search into QMC.
+        if len(done) + len(pruned) < self.n_startup_trials or len(done) < 2 or space.dim == 0:
             p = self._startup.sample(history, space, rng)
             p.attrs["sampler"] = "gp-startup"
             return p
@@ -376,8 +378,7 @@ class GPSampler(Sampler):
         # Pending points: running trials, and pruned ones, whose final value is unknown too.
         # Without the pruned ones the variance where a pruner keeps stopping trials never
         # shrinks, and the acquisition proposes the same point again and again.
-        pruned = history.numbers(TrialState.PRUNED)[-self.max_observations :]
-        running = np.concatenate([history.numbers(TrialState.RUNNING), pruned])
+        running = np.concatenate([history.numbers(TrialState.RUNNING), pruned[-self.max_observations :]])
         if len(running):
             Ur = history.matrix(space, running)
             Ur = Ur[~np.all(np.isnan(Ur), axis=1)]
@@ -389,6 +390,31 @@ class GPSampler(Sampler):
         if u is None:
             u = self._optimise_acquisition(model, space, layout, U[np.argsort(loss)[:5]], best_y, rng)
         return Proposal(space.decode(u), {"sampler": "gp"})
+
+    @staticmethod
+    def _observed(history: History) -> tuple[np.ndarray, np.ndarray]:
+        """(trials modelled at their value, pruned trials treated as pending), both by number.
+
+        A pruned trial is observed at its last reported value when that value is an unbiased
+        estimate of the final one (``system_attrs["partial_value"] == "unbiased"``, set by
+        fold-level cross-validation: the running mean of the folds so far); other pruned
+        trials (a learning curve cut short) are pending points with unknown values.
+        """
+        done = history.numbers(TrialState.COMPLETE)
+        pruned = history.numbers(TrialState.PRUNED)
+        if len(pruned):
+            unbiased = np.array(
+                [
+                    history.trials[i].system_attrs.get(PARTIAL_VALUE_ATTR) == "unbiased"
+                    and not np.isnan(history.Y[i]).any()
+                    for i in pruned
+                ],
+                dtype=bool,
+            )
+            if unbiased.any():
+                done = np.sort(np.concatenate([done, pruned[unbiased]]))
+                pruned = pruned[~unbiased]
+        return done, pruned
 
     def _model(
         self, history: History, space: SearchSpace, layout: Any, done: np.ndarray
