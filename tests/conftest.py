@@ -40,8 +40,77 @@ def _fresh_sql(url: str) -> Storage:
     return SQLStorage(url)
 
 
-POSTGRES_URL = os.environ.get("HYPERDIAL_TEST_POSTGRES_URL")
-MYSQL_URL = os.environ.get("HYPERDIAL_TEST_MYSQL_URL")
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_database(url: str | None, kind: str) -> str | None:
+    """A database of this test run's own on the server of ``url`` (created once per run).
+
+    Two test runs on one machine (a developer's and CI's, say) would otherwise empty each
+    other's tables. The name carries the creating process's id; databases left by runs whose
+    process is gone are dropped. Where the user may not create databases, ``url`` is used as is.
+    The choice goes into the environment, so worker processes and a second import of this
+    module (as ``tests.conftest``) reuse it.
+    """
+    if not url:
+        return url
+    env = f"_HYPERDIAL_RUN_DB_{kind.upper()}"
+    if os.environ.get(env):
+        return os.environ[env].split(" ", 1)[1]
+    try:
+        import sqlalchemy as sa
+
+        from hyperdial.storages.sql import _normalise_url
+
+        engine = sa.create_engine(_normalise_url(url)[0], isolation_level="AUTOCOMMIT")
+        name = f"hyperdial_run_{os.getpid()}"
+        with engine.connect() as conn:
+            if kind == "postgres":
+                rows = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'hyperdial_run_%'"))
+            else:
+                rows = conn.execute(sa.text("SHOW DATABASES LIKE 'hyperdial_run_%'"))
+            for (old,) in rows.fetchall():
+                pid = old.rsplit("_", 1)[1]
+                if old == name or (pid.isdigit() and not _pid_alive(int(pid))):
+                    force = " WITH (FORCE)" if kind == "postgres" else ""
+                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS {old}{force}"))
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        engine.dispose()
+    except Exception:  # no driver, no server, no privilege: the given database, shared
+        return url
+    own = url.rsplit("/", 1)[0] + "/" + name
+    os.environ[env] = f"{os.getpid()} {own}"
+    return own
+
+
+def _drop_run_database(kind: str) -> None:
+    entry = os.environ.get(f"_HYPERDIAL_RUN_DB_{kind.upper()}")
+    if not entry or entry.split(" ", 1)[0] != str(os.getpid()):
+        return
+    base = os.environ[f"HYPERDIAL_TEST_{kind.upper()}_URL"]
+    name = entry.rsplit("/", 1)[1]
+    try:
+        import sqlalchemy as sa
+
+        from hyperdial.storages.sql import _normalise_url
+
+        engine = sa.create_engine(_normalise_url(base)[0], isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}{' WITH (FORCE)' if kind == 'postgres' else ''}"))
+        engine.dispose()
+    except Exception:  # left for the next run to drop
+        pass
+
+
+POSTGRES_URL = _run_database(os.environ.get("HYPERDIAL_TEST_POSTGRES_URL"), "postgres")
+MYSQL_URL = _run_database(os.environ.get("HYPERDIAL_TEST_MYSQL_URL"), "mysql")
 
 
 def _postgres(tmp_path) -> Storage:
@@ -104,6 +173,11 @@ def sampler_factory(request) -> Callable[[], hyperdial.Sampler]:
 
 def pytest_configure(config) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_unconfigure(config) -> None:
+    _drop_run_database("postgres")
+    _drop_run_database("mysql")
 
 
 @pytest.fixture(params=["sqlite", "journal", "postgres"])
