@@ -26,7 +26,7 @@ def _train(clf, eta0):
     return clf
 
 
-def make_objective(pbt):
+def make_objective(pbt, barrier=None):
     def objective(trial):
         member = pbt.member(trial)
         loop = ControlLoop(member, {"eta0": trial.suggest_float("eta0", 1e-5, 1.0, log=True)}, trial=trial)
@@ -37,6 +37,8 @@ def make_objective(pbt):
             trial.report(score, epoch)
             if member.save(epoch, clf):
                 trial.set_user_attr(f"coef@{epoch}", clf.coef_.tolist())
+            if barrier is not None and member.is_ready(epoch):
+                barrier.wait()  # a population in step: every member has reported and saved
             loop.step(epoch, {"score": score})
             if member.exploited is not None:
                 donor, _ = member.exploited
@@ -98,6 +100,30 @@ def test_exploit_copies_the_donor_state_and_the_schedule_replays():
     assert [replay.params["eta0"]] + [replay.step(s)["eta0"] for s in range(EPOCHS - 1)] == own.values(
         "eta0", range(EPOCHS)
     )
+
+
+def test_lineage_ignores_a_donors_exploits_after_the_copy():
+    """In a population that trains in step (threads, a barrier before each decision) a donor may
+    exploit later itself; the weights it gave away were trained by its lineage as it stood then."""
+    import threading
+
+    pbt = PBT(interval=1, quantile=0.25, population_size=4, resample_probability=0.0)
+    study = hyperdial.create_study("pbt", direction="maximize", seed=0, sampler="random")
+    for eta0 in (0.5, 1e-3, 0.1, 3e-5):
+        study.enqueue_trial({"eta0": eta0})
+    objective = make_objective(pbt, barrier=threading.Barrier(4, timeout=60))
+    study.optimize(objective, n_trials=4, n_jobs=4, parallel="thread", show_progress=False)
+    exploits = {t.number: t.system_attrs[PBT_ATTR]["exploits"] for t in study.trials}
+    assert any(d["step"] > e["step"] for es in exploits.values() for e in es for d in exploits[e["donor"]]), (
+        "this population should hold a donor that exploits after it was copied"
+    )
+    for t in study.trials:  # replaying each lineage from scratch gives exactly the member's final weights
+        loop = ControlLoop(ReplayController(lineage_schedule(study, t.number)), {"eta0": 0.0})
+        clf = SGDClassifier(learning_rate="constant", eta0=loop.params["eta0"], random_state=0)
+        for epoch in range(EPOCHS):
+            clf = _train(clf, loop.params["eta0"])
+            loop.step(epoch)
+        np.testing.assert_array_equal(clf.coef_, np.array(t.user_attrs["final"]))
 
 
 def test_checkpoints_no_member_can_copy_are_released():

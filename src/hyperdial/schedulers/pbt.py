@@ -349,22 +349,30 @@ def lineage_schedule(study: Study, number: int) -> Schedule:
 
     Up to each exploit the member's weights come from its donor, so the donor's lineage
     is followed back to the start (the schedule the paper reports for its best member).
+    A donor's own later exploits do not count: the weights copied at step ``s`` were
+    trained by the donor's lineage as it stood at ``s``.
     """
-    h = study.sync()
+    return _lineage(study.sync(), number, None)
+
+
+def _lineage(h: Any, number: int, upto: int | None) -> Schedule:
+    """The lineage schedule of the weights member ``number`` holds after step ``upto`` (``None``: at the end)."""
     t = h.trials[number]
     own = recorded_schedule(t)
     if own is None:
         raise ValueError(f"trial {number} has no recorded schedule (it did not run in a ControlLoop bound to it)")
     exploits = ((t._system or {}).get(PBT_ATTR) or {}).get("exploits", [])
+    # A checkpoint at step s is saved before the member's own decision at s: exploits at s or later came after it.
+    exploits = [e for e in exploits if upto is None or int(e["step"]) < upto]
     if not exploits:
         return own
     last = exploits[-1]
-    base = lineage_schedule(study, int(last["donor"]))
     step = int(last["step"])
+    base = _lineage(h, int(last["donor"]), step)
     out = Schedule(base.at(0))
     for s in base.steps[1:]:
         if s <= step:
             out.record(s, base.at(s))
-    for s in [x for x in own.steps if x > step]:
+    for s in [step + 1, *(x for x in own.steps if x > step + 1)]:  # own values from the exploit on
         out.record(s, own.at(s))
     return out
