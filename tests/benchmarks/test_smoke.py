@@ -35,3 +35,15 @@ def test_every_part_runs_on_the_smoke_profile(tmp_path):
         timeout=300,
     )
     assert report.returncode == 0, report.stderr[-3000:]
+
+
+def test_a_category_selects_within_the_profile():
+    from benchmarks.__main__ import select_problems
+    from benchmarks.profiles import PROFILES
+
+    quick = PROFILES["quick"].problems
+    chosen = select_problems(["sklearn"], quick)
+    assert chosen and set(chosen) <= set(quick)
+    assert len(select_problems(["sklearn"], ())) > len(chosen)  # the full profile has every problem
+    outside = next(p for p in select_problems(None, ()) if p not in quick)
+    assert select_problems([outside], quick) == [outside]  # a name runs even outside the profile
