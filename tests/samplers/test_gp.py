@@ -182,21 +182,30 @@ def test_pruned_points_are_not_proposed_again():
 def test_pruned_trials_count_towards_the_startup():
     """Otherwise each start-up point a pruner stops adds another quasi-random one."""
     space = SearchSpace({"x": Float(0, 1), "y": Float(0, 1)})
-    study = hyperdial.create_study(sampler=GPSampler(n_startup_trials=4), seed=0, space=space)
-    for i in range(4):
-        trial = study.ask()
-        assert study.trials[trial.number].system_attrs["sampler"] == "gp-startup"
-        if i < 2:
-            study.tell(trial, trial.params["x"])
-        else:
-            study.tell(trial, state="pruned")
-    trial = study.ask()
-    assert study.trials[trial.number].system_attrs["sampler"] == "gp"
-    # ...but the model needs two finished values to fit on: pruned trials alone do not end it.
+
+    def run(n_startup: int, pruned_value: bool, n: int) -> list[str]:
+        study = hyperdial.create_study(sampler=GPSampler(n_startup_trials=n_startup), seed=0, space=space)
+        kinds = []
+        for i in range(n):
+            trial = study.ask()
+            kinds.append(study.trials[trial.number].system_attrs["sampler"])
+            if i < 2:
+                study.tell(trial, trial.params["x"])
+            else:
+                if pruned_value:
+                    trial.report(1.0, 0)  # a pruned trial keeps its last report as its value
+                study.tell(trial, state="pruned")
+        return kinds
+
+    assert run(4, True, 5) == ["gp-startup"] * 4 + ["gp"]
+    # A pruned trial without a value (as BOHB's view of a lower budget shows it) is no evidence.
+    assert run(4, False, 6) == ["gp-startup"] * 6
+    # The model needs two finished values to fit on: pruned trials alone do not end the start-up.
     study = hyperdial.create_study(sampler=GPSampler(n_startup_trials=2), seed=0, space=space)
     for _ in range(3):
         trial = study.ask()
         assert study.trials[trial.number].system_attrs["sampler"] == "gp-startup"
+        trial.report(1.0, 0)
         study.tell(trial, state="pruned")
 
 

@@ -365,9 +365,12 @@ class GPSampler(Sampler):
         if history.n_objectives != 1:
             raise ValueError("GPSampler supports one objective; use TPESampler for several")
         done, pruned = self._observed(history)
-        # Pruned trials count towards the start-up (as in TPE): otherwise every start-up point a
-        # pruner stops adds another quasi-random one, and pruning turns the search into QMC.
-        if len(done) + len(pruned) < self.n_startup_trials or len(done) < 2 or space.dim == 0:
+        # Pruned trials with a value (their last report) count towards the start-up, as in TPE:
+        # otherwise every start-up point a pruner stops adds another quasi-random one, and
+        # pruning turns the search into QMC. Trials whose value a pruner's view hides (BOHB's
+        # budgets) are no evidence at the modelled budget and do not count.
+        seen = len(done) + int(np.count_nonzero(~np.isnan(history.Y[pruned, 0]))) if len(pruned) else len(done)
+        if seen < self.n_startup_trials or len(done) < 2 or space.dim == 0:
             p = self._startup.sample(history, space, rng)
             p.attrs["sampler"] = "gp-startup"
             return p
