@@ -38,23 +38,6 @@ def _shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def select_problems(patterns: list[str] | None, profile_problems: tuple[str, ...]) -> list[str]:
-    """Problem names for ``--problems`` under a profile.
-
-    A category or glob selects within the profile's problems (``--profile quick --problems
-    sklearn``: the quick profile's scikit-learn problems), a problem named exactly runs even
-    outside it; with no patterns, the profile's problems (every problem for a profile without a
-    list).
-    """
-    from benchmarks.problems import get_problems
-
-    problems = [p.name for p in get_problems(patterns or list(profile_problems) or None)]
-    if patterns and profile_problems:
-        chosen = [p for p in problems if p in profile_problems or p in patterns]
-        problems = chosen or problems
-    return problems
-
-
 def _seeds(values: list[str] | None, default: int) -> list[int]:
     """``--seeds 10`` means seeds 0..9; ``--seeds 3 7`` means exactly those."""
     if not values:
@@ -116,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     prof = PROFILES[args.profile]
     root = args.results or RESULTS_DIR
     from benchmarks.optimizers import get_optimizers
+    from benchmarks.problems import select_problems
 
     problems = select_problems(args.problems, prof.problems)
     seeds = _seeds(args.seeds, prof.seeds)

@@ -15,7 +15,7 @@ from benchmarks.problems.bbob import bbob_problems
 from benchmarks.problems.mixed import mixed_problems
 from benchmarks.problems.sklearn_tasks import sklearn_problems
 
-__all__ = ["Category", "Problem", "all_problems", "get_problem", "get_problems"]
+__all__ = ["Category", "Problem", "all_problems", "get_problem", "get_problems", "select_problems"]
 
 
 @cache
@@ -51,3 +51,18 @@ def get_problems(patterns: Sequence[str] | None = None) -> list[Problem]:
     if not out:
         raise ValueError(f"no problem matches {list(patterns)}; see `python -m benchmarks list`")
     return out
+
+
+def select_problems(patterns: list[str] | None, profile_problems: tuple[str, ...]) -> list[str]:
+    """Problem names for ``--problems`` under a profile.
+
+    A category or glob selects within the profile's problems (``--profile quick --problems
+    sklearn``: the quick profile's scikit-learn problems), a problem named exactly runs even
+    outside it; with no patterns, the profile's problems (every problem for a profile without a
+    list).
+    """
+    problems = [p.name for p in get_problems(patterns or list(profile_problems) or None)]
+    if patterns and profile_problems:
+        chosen = [p for p in problems if p in profile_problems or p in patterns]
+        problems = chosen or problems
+    return problems

@@ -38,7 +38,7 @@ def test_every_part_runs_on_the_smoke_profile(tmp_path):
 
 
 def test_a_category_selects_within_the_profile():
-    from benchmarks.__main__ import select_problems
+    from benchmarks.problems import select_problems  # not benchmarks.__main__: it silences loggers on import
     from benchmarks.profiles import PROFILES
 
     quick = PROFILES["quick"].problems
