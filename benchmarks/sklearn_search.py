@@ -1,8 +1,8 @@
 """hyperdial's SearchCV against scikit-learn's RandomizedSearchCV and GridSearchCV, side by side.
 
-Three tuning tasks on datasets shipped with scikit-learn; each seed splits off a 25 %
-held-out test set first (stratified), tunes on the rest with 5-fold CV, and reports the
-best mean CV score and the refitted model's test score:
+Five tuning tasks on datasets shipped with scikit-learn; each seed splits off a 25 %
+held-out test set first (stratified for classification), tunes on the rest with 5-fold CV, and
+reports the best mean CV score and the refitted model's test score:
 
 * ``svm_digits``: RBF SVC on 1,000 digits, C and gamma on log scales;
 * ``gb_cancer``: gradient boosting on breast cancer, learning rate, trees, depth, subsample;
@@ -11,7 +11,9 @@ best mean CV score and the refitted model's test score:
 * ``pipe_digits``: a pipeline with preprocessing and model choices on all 1,797 digits: scaler
   (standard / min-max / none), optional PCA with 5-40 components, and a classifier choice with
   conditional hyperparameters (RBF SVC: C, gamma; logistic regression: C; k-NN: k, weights).
-  RandomizedSearchCV gets the same prior as a list of six dicts (PCA on/off x classifier).
+  RandomizedSearchCV gets the same prior as a list of six dicts (PCA on/off x classifier);
+* ``svr_diabetes``: standard scaler + RBF SVR on diabetes (442 rows), C, gamma and epsilon on
+  log scales, scored by R^2 (continuous: not limited by one fold's resolution); no grid.
 
 Comparisons (same seed, same splits, same data):
 
@@ -178,6 +180,30 @@ def task(name: str) -> dict[str, Any]:
                 },
             },
         }
+    if name == "svr_diabetes":
+        # Added in stop 14 with space, priors and budget fixed before any result was looked at: a
+        # regression task (R^2, continuous, so not limited by a fold's resolution) with three
+        # log-scale parameters, where random search's 20 draws leave the best region thinly covered.
+        from sklearn.datasets import load_diabetes
+        from sklearn.svm import SVR
+
+        X, y = load_diabetes(return_X_y=True)
+        return {
+            "X": X,
+            "y": y,
+            "regression": True,
+            "estimator": Pipeline([("scale", StandardScaler()), ("svr", SVR())]),
+            "space": {
+                "svr__C": Float(1e-1, 1e4, log=True),
+                "svr__gamma": Float(1e-4, 1.0, log=True),
+                "svr__epsilon": Float(1e-2, 1e2, log=True),
+            },
+            "dists": {
+                "svr__C": st.loguniform(1e-1, 1e4),
+                "svr__gamma": st.loguniform(1e-4, 1.0),
+                "svr__epsilon": st.loguniform(1e-2, 1e2),
+            },
+        }
     raise SystemExit(f"unknown task {name!r}")
 
 
@@ -194,14 +220,18 @@ def _resolve(params: dict[str, Any], objects: dict[str, dict[str, Any]]) -> dict
 def run_one(task_name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold, train_test_split
+    from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold, train_test_split
 
     import hyperdial
     from hyperdial.sklearn import SearchCV
 
     t = task(task_name)
-    X_tr, X_te, y_tr, y_te = train_test_split(t["X"], t["y"], test_size=0.25, stratify=t["y"], random_state=seed)
-    cv = StratifiedKFold(5, shuffle=True, random_state=seed)
+    if t.get("regression"):
+        X_tr, X_te, y_tr, y_te = train_test_split(t["X"], t["y"], test_size=0.25, random_state=seed)
+        cv = KFold(5, shuffle=True, random_state=seed)
+    else:
+        X_tr, X_te, y_tr, y_te = train_test_split(t["X"], t["y"], test_size=0.25, stratify=t["y"], random_state=seed)
+        cv = StratifiedKFold(5, shuffle=True, random_state=seed)
     objects = t.get("objects", {})
     est = t["estimator"]
 
@@ -214,7 +244,7 @@ def run_one(task_name: str, method: str, seed: int, budget: int) -> dict[str, An
         dists = [objs(d) for d in ds] if isinstance(ds, list) else objs(ds)
         grid = objs(t["grid"]) if "grid" in t else None
     else:
-        dists, grid = t["dists"], t["grid"]
+        dists, grid = t["dists"], t.get("grid")
 
     def searchcv(n_trials: int | None, space: Any, sampler: Any = "auto", pruner: Any = None) -> Any:
         inner = est
@@ -461,7 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--first-seed", type=int, default=0, help="development runs use other seeds (e.g. 100)")
     ap.add_argument("--budget", type=int, default=20)
-    ap.add_argument("--tasks", nargs="+", default=["svm_digits", "gb_cancer", "pipe_wine", "pipe_digits"])
+    ap.add_argument(
+        "--tasks", nargs="+", default=["svm_digits", "gb_cancer", "pipe_wine", "pipe_digits", "svr_diabetes"]
+    )
     ap.add_argument(
         "--methods",
         nargs="+",
