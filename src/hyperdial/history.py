@@ -442,9 +442,11 @@ class History:
         """
         dists = space.dists if isinstance(space, SearchSpace) else space
         rows = np.arange(len(self.trials)) if numbers is None else np.asarray(numbers)
+        cols = [self.columns.get((name, dist.key)) for name, dist in dists.items()]
+        if cols and None not in cols:  # every parameter has a column: one gather
+            return self.X[rows[:, None], np.array(cols)]
         out = np.full((len(rows), len(dists)), np.nan)
-        for j, (name, dist) in enumerate(dists.items()):
-            col = self.columns.get((name, dist.key))
+        for j, col in enumerate(cols):
             if col is not None:
                 out[:, j] = self.X[rows, col]
         return out

@@ -5,7 +5,7 @@ import numpy as np
 import hyperdial
 from hyperdial import Categorical, Float, Int, SearchSpace, TPESampler
 from hyperdial.multi_objective import non_dominated_sort
-from hyperdial.samplers.tpe import _RUNNING, _Parzen, _ramp_weights, _rank_by_number
+from hyperdial.samplers.tpe import _RUNNING, _Parzen, _ramp_of_ranks, _rank_by_number
 
 
 def test_concentrates_on_the_good_region_of_a_quadratic():
@@ -165,5 +165,7 @@ def test_bad_group_weights_rank_by_trial_number_like_a_stable_sort():
         expected = np.empty(len(numbers))
         expected[np.argsort(numbers, kind="stable")] = np.arange(len(numbers))
         assert np.array_equal(_rank_by_number(numbers), expected)
-    w = _ramp_weights(100)
-    assert not w.flags.writeable and w[0] == 1 / 100 and np.all(w[-25:] == 1.0)
+    for n in (1, 24, 25, 26, 27, 100, 1000):
+        ramp = np.concatenate([np.linspace(1.0 / n, 1.0, num=n - 25), np.ones(25)]) if n >= 25 else np.ones(n)
+        ranks = rng.permutation(n)
+        np.testing.assert_allclose(_ramp_of_ranks(ranks, n), ramp[ranks], rtol=1e-15)

@@ -30,7 +30,6 @@ hypervolume subset selection, and good kernels are weighted by their hypervolume
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -63,18 +62,17 @@ def default_gamma(n: int) -> int:
     return min(int(math.ceil(0.1 * n)), 25)
 
 
-@functools.lru_cache(maxsize=8)
-def _ramp_weights(n: int) -> np.ndarray:
-    """Older bad observations weigh less once there are more than 25 (Bergstra et al. 2013).
+def _ramp_of_ranks(ranks: np.ndarray, n: int) -> np.ndarray:
+    """Weights of ``n`` bad observations by age rank (0 = oldest; Bergstra et al. 2013).
 
-    Read-only and cached: a growing study asks for the same few lengths over and over.
+    Once there are 25 or more, all but the newest 25 ramp linearly from ``1 / n`` up to 1
+    (``np.linspace(1 / n, 1, n - 25)``), so older observations weigh less; computed from the
+    ranks directly, since ``n`` grows by one per proposal and a cached ramp would never hit.
     """
     if n < 25:
-        w = np.ones(n)
-    else:
-        w = np.concatenate([np.linspace(1.0 / n, 1.0, num=n - 25), np.ones(25)])
-    w.flags.writeable = False
-    return w
+        return np.ones(len(ranks))
+    step = (1.0 - 1.0 / n) / (n - 26) if n > 26 else 0.0
+    return np.where(ranks < n - 25, 1.0 / n + ranks * step, 1.0)
 
 
 def _rank_by_number(numbers: np.ndarray) -> np.ndarray:
@@ -533,7 +531,7 @@ class TPESampler(Sampler):
         if len(bad) < 25:
             w_bad = np.ones(len(bad))
         else:
-            w_bad = _ramp_weights(len(bad))[_rank_by_number(bad_numbers)]
+            w_bad = _ramp_of_ranks(_rank_by_number(bad_numbers), len(bad))
             if len(bad) > self.max_bad:
                 # The ramp gives the oldest observations weights near 1/n: keeping the newest
                 # max_bad changes the estimator little and bounds the cost of long studies.
@@ -633,14 +631,19 @@ class TPESampler(Sampler):
             self._space_info = (space, kinds, self._groups(space))
         _, (cells, is_cat), groups = self._space_info
         u = np.full(space.dim, np.nan)
+        complete = not np.isnan(X_all).any()
         for dims in groups:
             if space.conditions:
                 probe = u.copy()
                 probe[np.isnan(probe)] = 0.5
                 if not space.active_mask(probe[None, :])[0][dims[0]]:
                     continue
-            rows = ~np.isnan(X_all[:, dims]).any(axis=1)
-            X = X_all[rows][:, dims]
+            if complete:  # every observation has every parameter: no row filter, no copy
+                rows: Any = slice(None)
+                X = X_all if len(dims) == space.dim else X_all[:, dims]
+            else:
+                rows = ~np.isnan(X_all[:, dims]).any(axis=1)
+                X = X_all[rows][:, dims]
             if len(X) < 2:
                 u[dims] = rng.random(len(dims))
                 continue
