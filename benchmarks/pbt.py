@@ -216,15 +216,7 @@ def pbt(seed: int, D, jobs: int = 1, mode: str = "sync", ablation: bool = False)
             "alpha": trial.suggest_float("alpha", 1e-6, 1e-1, log=True),
         }
         loop = ControlLoop(member, start, trial=trial)
-        clf = MLPClassifier(
-            hidden_layer_sizes=(64,),
-            solver="sgd",
-            learning_rate_init=start["lr"],
-            momentum=start["momentum"],
-            alpha=start["alpha"],
-            batch_size=BATCH,
-            random_state=seed * 1000 + trial.number,
-        )
+        clf = network(start, seed * 1000 + trial.number)
         for epoch in range(EPOCHS):
             p = loop.params
             clf.set_params(alpha=p["alpha"])
@@ -274,11 +266,9 @@ def _root(trials, number: int, upto: int | None = None) -> int:
     return number if not exploits else _root(trials, exploits[-1]["donor"], exploits[-1]["step"])
 
 
-def train(params_at, random_state: int, D) -> MLPClassifier:
-    """One model trained ``EPOCHS`` epochs with ``params_at(epoch)`` (lr, momentum, alpha) in force at each epoch."""
-    Xtr, ytr = D[0], D[1]
-    p = params_at(0)
-    clf = MLPClassifier(
+def network(p: dict, random_state: int) -> MLPClassifier:
+    """The SGD network both PBT members and lineage replays train, with ``p``'s starting values."""
+    return MLPClassifier(
         hidden_layer_sizes=(64,),
         solver="sgd",
         learning_rate_init=p["lr"],
@@ -287,6 +277,12 @@ def train(params_at, random_state: int, D) -> MLPClassifier:
         batch_size=BATCH,
         random_state=random_state,
     )
+
+
+def train(params_at, random_state: int, D) -> MLPClassifier:
+    """One model trained ``EPOCHS`` epochs with ``params_at(epoch)`` (lr, momentum, alpha) in force at each epoch."""
+    Xtr, ytr = D[0], D[1]
+    clf = network(params_at(0), random_state)
     for epoch in range(EPOCHS):
         p = params_at(epoch)
         clf.set_params(alpha=p["alpha"])
