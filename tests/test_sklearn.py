@@ -233,6 +233,25 @@ def test_cross_validate_reports_per_fold():
     assert t.value == pytest.approx(np.mean(t.user_attrs["split_test_scores"]["score"]))
 
 
+def test_cross_validate_marks_a_pruned_trials_running_mean_as_an_estimate():
+    X, y = load_breast_cancer(return_X_y=True)
+
+    def objective(trial):
+        model = LogisticRegression(C=trial.suggest_float("C", 1e-6, 10, log=True), max_iter=50)
+        return hyperdial.cross_validate(trial, model, X, y, cv=4)
+
+    study = hyperdial.create_study(
+        direction="maximize", seed=0, sampler="gp", pruner=hyperdial.MedianPruner(n_startup_trials=2)
+    )
+    study.optimize(objective, n_trials=14, show_progress=False)
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert pruned
+    for t in pruned:
+        assert t.system_attrs[PARTIAL_VALUE_ATTR] == "unbiased"
+        assert t.value == pytest.approx(np.mean(t.user_attrs["split_test_scores"]["score"]))
+    assert all(PARTIAL_VALUE_ATTR not in t.system_attrs for t in study.trials if t.state == TrialState.COMPLETE)
+
+
 def test_halving_over_samples_and_over_an_estimator_parameter():
     from sklearn.ensemble import RandomForestClassifier
 
