@@ -233,9 +233,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         refit: Refit the best candidate on all the data; with several metrics, the metric
             name to choose the best by, or a callable taking ``cv_results_`` and returning an index.
         n_jobs: Candidates evaluated at once (threads of this process).
-        pruner: Stop candidates after a fold when they are hopeless (``"median"``, or
-            ``PercentilePruner(25.0, n_startup_trials=5)``, which kept the best score and saved
-            30-41 % of the fit time on four tasks in ``benchmarks/sklearn_search.py``). A stopped
+        pruner: Stop candidates after a fold when they are hopeless: ``"percentile"`` (a
+            candidate goes on only while its running mean is in the top quarter; on five tasks in
+            ``benchmarks/sklearn_search.py`` it saved 29.8-41 % of the fit time, best scores within
+            a fold's resolution), ``"median"`` (more cautious), or a pruner. A stopped
             candidate keeps the running mean of its folds as its value, marked as an unbiased
             estimate (:data:`hyperdial.trial.PARTIAL_VALUE_ATTR`), so the GP sampler models it
             rather than proposing near it again; its ``cv_results_`` row has nan for the folds
