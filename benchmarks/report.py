@@ -218,12 +218,33 @@ def plot_scores(scores: dict, optimizers: Sequence[str], budget: int, path: Path
     return path
 
 
+def cpu_and_blas() -> str:
+    """The CPU model and the BLAS kernels in use: model-based optimizers' trajectories depend on
+    them (rounding differs between kernels, so ties and argmax choices can flip), so a score
+    reproduces exactly only on the same kind of CPU."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = sorted(
+            {f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels)" for i in threadpool_info()}
+        )
+    except Exception:  # threadpoolctl missing or a BLAS it cannot read: say so rather than fail the report
+        blas = []
+    return f"{model}; BLAS: {', '.join(blas) or 'unknown'}"
+
+
 def _environment(note: str) -> str:
     v = versions()
     libs = ", ".join(f"{k} {val}" for k, val in v.items())
     return (
-        f"Generated {_dt.date.today().isoformat()} on {platform.machine()} Linux, {os.cpu_count()} cores, "
-        f"threads capped at 1 per process. Versions: {libs}.\n\n" + (f"{note}\n" if note else "")
+        f"Generated {_dt.date.today().isoformat()} on {platform.machine()} Linux, {os.cpu_count()} cores "
+        f"({cpu_and_blas()}), threads capped at 1 per process. Versions: {libs}.\n\n" + (f"{note}\n" if note else "")
     )
 
 
