@@ -113,16 +113,21 @@ def test_resume_from_storage(tmp_path):
     assert len(again.cv_results_["params"]) == 7
 
 
-def test_fold_level_pruning_stops_bad_candidates():
+def _pruned_logistic_search(n_trials: int, cv: int) -> SearchCV:
+    """Logistic regression on breast cancer with fold-level median pruning (C down to 1e-6: hopeless ones)."""
     X, y = load_breast_cancer(return_X_y=True)
-    search = SearchCV(
+    return SearchCV(
         LogisticRegression(max_iter=50),
         {"C": Float(1e-6, 10, log=True)},
-        n_trials=20,
-        cv=5,
+        n_trials=n_trials,
+        cv=cv,
         pruner=hyperdial.MedianPruner(n_startup_trials=3),
         random_state=0,
     ).fit(X, y)
+
+
+def test_fold_level_pruning_stops_bad_candidates():
+    search = _pruned_logistic_search(n_trials=20, cv=5)
     states = [t.state for t in search.study_.trials]
     assert TrialState.PRUNED in states
     pruned = [i for i, n in enumerate(search.trial_numbers_) if search.study_.trials[n].state == TrialState.PRUNED]
@@ -136,15 +141,7 @@ def test_fold_level_pruning_stops_bad_candidates():
 
 
 def test_fit_cpu_time_is_recorded_per_fold_that_ran():
-    X, y = load_breast_cancer(return_X_y=True)
-    search = SearchCV(
-        LogisticRegression(max_iter=50),
-        {"C": Float(1e-6, 10, log=True)},
-        n_trials=12,
-        cv=4,
-        pruner=hyperdial.MedianPruner(n_startup_trials=3),
-        random_state=0,
-    ).fit(X, y)
+    search = _pruned_logistic_search(n_trials=12, cv=4)
     seen_pruned = False
     for t in search.study_.trials:
         cv = t.user_attrs["cv"]

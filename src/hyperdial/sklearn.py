@@ -394,6 +394,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             per_fold: dict[str, list[float]] = {k: [] for k in scorers}
             train_fold: dict[str, list[float]] = {k: [] for k in scorers}
             fit_times, fit_cpu_times, score_times = [], [], []
+            timing = {"fit_time": fit_times, "fit_cpu_time": fit_cpu_times, "score_time": score_times}
             if resource is not None and self.resource != "n_samples":
                 est = clone(est).set_params(**{self.resource: int(resource)})
             for i, (train, test) in enumerate(splits):
@@ -424,23 +425,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     trial.report(running, i)
                     if trial.should_prune():
                         trial.set_system_attr(PARTIAL_VALUE_ATTR, "unbiased")  # a mean of folds: GP observes it
-                        trial.set_user_attr(
-                            "cv",
-                            {
-                                "test": per_fold,
-                                "fit_time": fit_times,
-                                "fit_cpu_time": fit_cpu_times,
-                                "score_time": score_times,
-                            },
-                        )
+                        trial.set_user_attr("cv", {"test": per_fold, **timing})
                         raise TrialPruned
-            cv = {
-                "test": per_fold,
-                "train": train_fold,
-                "fit_time": fit_times,
-                "fit_cpu_time": fit_cpu_times,
-                "score_time": score_times,
-            }
+            cv = {"test": per_fold, "train": train_fold, **timing}
             if resource is not None:
                 cv["resource"] = resource
             return cv

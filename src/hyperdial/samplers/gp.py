@@ -369,7 +369,7 @@ class GPSampler(Sampler):
         # otherwise every start-up point a pruner stops adds another quasi-random one, and
         # pruning turns the search into QMC. Trials whose value a pruner's view hides (BOHB's
         # budgets) are no evidence at the modelled budget and do not count.
-        seen = len(done) + int(np.count_nonzero(~np.isnan(history.Y[pruned, 0]))) if len(pruned) else len(done)
+        seen = len(done) + int(np.count_nonzero(~np.isnan(history.Y[pruned, 0])))
         if seen < self.n_startup_trials or len(done) < 2 or space.dim == 0:
             p = self._startup.sample(history, space, rng)
             p.attrs["sampler"] = "gp-startup"

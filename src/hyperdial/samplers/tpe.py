@@ -653,7 +653,7 @@ class TPESampler(Sampler):
                 n_good, splits = self._ctpe_split(cons[rows], X)
             R = R_all[:, dims]
             R = R[~np.isnan(R).any(axis=1)]
-            w = motpe_good_weights(history, ordered[rows][:n_good]) if history.n_objectives > 1 else None
+            w = motpe_good_weights(history, ordered[rows][:n_good]) if n_obj > 1 else None
             if self.multivariate:
                 u[dims] = self._fit_sample(
                     X, n_good, ordered[rows], R, cells[dims], is_cat[dims], rng, tuple(dims), w, splits, n_obj
