@@ -51,6 +51,8 @@ __all__ = ["TPESampler", "default_gamma"]
 _LOG_TINY = -700.0
 _RUNNING = np.iinfo(np.int64).max  # the trial number given to running trials in the bad group
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_PRIOR_LO = float(ndtr(-0.5 / 1.0))  # the prior kernel N(0.5, 1): ndtr at the cube's lower end
+_PRIOR_WIDTH = float(ndtr((1.0 - 0.5) / 1.0) - ndtr(-0.5 / 1.0))  # and its mass inside the cube
 #: With several objectives and no ``n_ei_candidates``: this many candidates per started
 #: :data:`MULTI_OBJECTIVE_EI_DIMS` dimensions of the joint kernel.
 MULTI_OBJECTIVE_EI_CANDIDATES = 24
@@ -248,6 +250,7 @@ class _Parzen:
         if n_cont:
             G[:, D + 1 :] = -0.5 * self.inv
         self.G = G
+        self._tables: tuple[np.ndarray, float, np.ndarray, np.ndarray] | None = None
         self.const = const
         self.prior_const = prior_const
         if len(self.grid):
@@ -275,33 +278,60 @@ class _Parzen:
         np.exp(obs, out=obs)
         return top + np.log(obs.sum(axis=1) + np.exp(prior - top))
 
+    def _draw_tables(self) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+        """What :meth:`sample` needs of the components, computed once per estimator: the cumulative
+        weights, their total, and each observation kernel's ``ndtr`` at both ends of the cube and
+        mass inside it (elementwise, so the same numbers a per-draw computation gives)."""
+        tables = self._tables
+        if tables is None:
+            cdf = np.cumsum(np.exp(self.log_w))
+            lo = ndtr(-self.obs / self.sd)
+            width = ndtr((1.0 - self.obs) / self.sd) - lo
+            tables = self._tables = (cdf, float(cdf[-1]), lo, width)
+        return tables
+
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        cdf = np.cumsum(np.exp(self.log_w))
-        comp = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(cdf) - 1)
-        is_prior = comp == self.m
-        src = np.minimum(comp, max(self.m - 1, 0))
-        if self.m:
+        cdf, total, lo_obs, width_obs = self._draw_tables()
+        m = self.m
+        comp = np.searchsorted(cdf, rng.random(n) * total, side="right")
+        np.minimum(comp, m, out=comp)
+        is_prior = comp == m
+        any_prior = bool(is_prior.any())
+        src = np.minimum(comp, m - 1) if any_prior else comp
+        if m:
             mu = self.obs[src]
-            mu[is_prior] = 0.5
+            lo = lo_obs[src]
+            width = width_obs[src]
+            if any_prior:  # the prior kernel: N(0.5, 1) on the cube
+                mu[is_prior] = 0.5
+                lo[is_prior] = _PRIOR_LO
+                width[is_prior] = _PRIOR_WIDTH
+                sigma = np.where(is_prior[:, None], 1.0, self.sd[None, :])
+            else:
+                sigma = self.sd
         else:
             mu = np.full((n, self.k), 0.5)
-        sigma = np.where(is_prior[:, None], 1.0, self.sd[None, :])
-        lo = ndtr(-mu / sigma)
-        u = lo + rng.random((n, self.k)) * (ndtr((1.0 - mu) / sigma) - lo)
-        x = mu + sigma * ndtri(np.clip(u, 1e-300, 1 - 1e-16))
-        np.clip(x, 0.0, 1.0, out=x)
+            lo = np.full((n, self.k), _PRIOR_LO)
+            width = np.full((n, self.k), _PRIOR_WIDTH)
+            sigma = np.ones((n, self.k))
+        u = lo + rng.random((n, self.k)) * width
+        x = mu + sigma * ndtri(u.clip(1e-300, 1 - 1e-16))
+        x.clip(0.0, 1.0, out=x)
         cells = self.cells
         if len(self.grid):  # int / stepped: the centre of the cell; categorical ones are drawn below
             kc = cells[self.grid]
             x[:, self.grid] = (np.clip(np.floor(x[:, self.grid] * kc), 0, kc - 1) + 0.5) / kc
         for i, j in enumerate(self.cat):
             K = int(cells[j])
-            obs = self.cat_obs[i][src] if self.m else np.zeros(n, dtype=np.intp)
+            obs = self.cat_obs[i][src] if m else np.zeros(n, dtype=np.intp)
             keep = rng.random(n) >= self.cat_b[i]
             other = rng.integers(0, max(K - 1, 1), size=n)
-            other = other + (other >= obs)  # uniform over the other categories
-            choice = np.where(keep, obs, np.minimum(other, K - 1))
-            choice = np.where(is_prior, rng.integers(0, K, size=n), choice)
+            other += other >= obs  # uniform over the other categories
+            np.minimum(other, K - 1, out=other)
+            choice = np.where(keep, obs, other)
+            prior_choice = rng.integers(0, K, size=n)  # drawn even when unused: the stream stays the same
+            if any_prior:
+                choice = np.where(is_prior, prior_choice, choice)
             x[:, j] = (choice + 0.5) / K
         return x
 
@@ -393,6 +423,7 @@ class TPESampler(Sampler):
         self._log_z: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._kinds_cache: dict[tuple[bytes, bytes], _Kinds] = {}
         self._sorted: tuple[Any, ...] | None = None
+        self._good_cache: dict[Any, tuple[tuple[Any, ...], _Parzen]] = {}
 
     def bind(self, seed: int) -> None:
         self._startup.bind(seed)
@@ -414,7 +445,11 @@ class TPESampler(Sampler):
             k = len(prev[1])
             if np.array_equal(prev[1], done[:k]) and np.array_equal(prev[2], loss[:k]):
                 sorted_loss, sorted_numbers = prev[3], prev[4]
-                if k < len(done):
+                if k + 1 == len(done):  # the common case, one new trial: two slices around it
+                    at = int(np.searchsorted(sorted_loss, loss[k], side="right"))
+                    sorted_loss = np.concatenate((sorted_loss[:at], loss[k:], sorted_loss[at:]))
+                    sorted_numbers = np.concatenate((sorted_numbers[:at], done[k:], sorted_numbers[at:]))
+                elif k < len(done):
                     at = np.searchsorted(sorted_loss, loss[k:], side="right")
                     sorted_loss = np.insert(sorted_loss, at, loss[k:])
                     sorted_numbers = np.insert(sorted_numbers, at, done[k:])
@@ -541,8 +576,7 @@ class TPESampler(Sampler):
         kinds = self._kinds_cache.get(key)
         if kinds is None:
             kinds = self._kinds_cache[key] = _Kinds(cells, is_cat)
-        w_good = np.ones(len(good)) if good_weights is None else good_weights  # MOTPE: hypervolume contributions
-        l_est = _Parzen(good, w_good, cells, is_cat, self.prior_weight, None, kinds)
+        l_est = self._good_estimator(good, good_weights, cells, is_cat, kinds, cache_key)
         log_z = None
         if cache_key is not None and len(bad) >= 64 and kinds.n_cont:
             s = bandwidths(len(bad), cells, is_cat)[kinds.cont]
@@ -570,6 +604,34 @@ class TPESampler(Sampler):
             ratio = g_i.log_pdf(cand, feats) - l_i.log_pdf(cand, feats)
             score -= np.logaddexp(math.log(max(q, 1e-12)), math.log1p(-q) + ratio)
         return cand[int(np.argmax(score))]
+
+    def _good_estimator(
+        self,
+        good: np.ndarray,
+        good_weights: np.ndarray | None,
+        cells: np.ndarray,
+        is_cat: np.ndarray,
+        kinds: _Kinds,
+        slot: Any,
+    ) -> _Parzen:
+        """The good group's estimator, reused while the group (its rows, in order, and weights) is
+        unchanged: late in a study most proposals leave the best ``gamma(n)`` trials as they were."""
+        key = (
+            good.shape,
+            good.tobytes(),
+            None if good_weights is None else good_weights.tobytes(),
+            cells.tobytes(),
+            is_cat.tobytes(),
+        )
+        hit = self._good_cache.get(slot)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        w_good = np.ones(len(good)) if good_weights is None else good_weights  # MOTPE: hypervolume contributions
+        est = _Parzen(good, w_good, cells, is_cat, self.prior_weight, None, kinds)
+        self._good_cache[slot] = (key, est)
+        while len(self._good_cache) > 16:
+            self._good_cache.pop(next(iter(self._good_cache)))
+        return est
 
     def _cached_log_z(self, key: Any, mu: np.ndarray, numbers: np.ndarray, s: np.ndarray) -> np.ndarray:
         """:func:`truncation_log_mass` of each row, reusing the value stored for its trial number.
