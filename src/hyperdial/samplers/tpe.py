@@ -96,6 +96,19 @@ def _rank_by_number(numbers: np.ndarray) -> np.ndarray:
     return rank
 
 
+def _matrix(history: History, space: SearchSpace, numbers: np.ndarray) -> np.ndarray:
+    """``history.matrix(space, numbers)`` (the same C-ordered array): a row gather, then the
+    columns, instead of one two-dimensional fancy index."""
+    cols = [history.columns.get((name, dist.key)) for name, dist in space.dists.items()]
+    if not cols or None in cols:
+        return history.matrix(space, numbers)
+    rows = np.take(history.X, numbers, axis=0)
+    first = cols[0]
+    if cols == list(range(first, first + len(cols))):
+        return np.ascontiguousarray(rows[:, first : first + len(cols)])
+    return np.take(rows, cols, axis=1)
+
+
 class _Kinds:
     """Which unit-cube dimensions are continuous, on a grid (int / stepped) or categorical."""
 
@@ -225,7 +238,7 @@ class _Parzen:
             mu = obs[:, cont]
             s = sigma[cont]
             self.inv = inv = 1.0 / (s * s)
-            np.multiply(mu, inv, out=G[:, :n_cont])
+            G[:, :n_cont] = mu * inv
             const -= truncation_log_mass(mu, s) if log_z is None else log_z
             const -= 0.5 * ((mu * mu) @ inv)
             const -= np.log(s).sum() + _LOG_SQRT_2PI * n_cont
@@ -420,7 +433,7 @@ class TPESampler(Sampler):
         self._startup = QMCSampler("sobol")
         self._ranking_cache: tuple[int, Any] | None = None
         self._space_info: tuple[SearchSpace, Any, list[list[int]]] | None = None
-        self._log_z: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._log_z: dict[Any, tuple[bytes, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._kinds_cache: dict[tuple[bytes, bytes], _Kinds] = {}
         self._sorted: tuple[Any, ...] | None = None
         self._good_cache: dict[Any, tuple[tuple[Any, ...], _Parzen]] = {}
@@ -471,14 +484,14 @@ class TPESampler(Sampler):
             return self._ranking_cache[2]
         done = history.numbers(TrialState.COMPLETE)
         ordered = self._best_first(history, done)
+        violated = len(done) > 0 and any_violation(history)
         ctpe = (
-            self.constraint_model == "ctpe"
+            violated
+            and self.constraint_model == "ctpe"
             and history.n_objectives == 1
-            and len(done) > 0
-            and any_violation(history)
             and bool(np.any(violations(history, done) > 0))
         )
-        if not ctpe:
+        if violated and not ctpe:  # (with no violation anywhere feasible_first keeps the order)
             ordered = feasible_first(history, done, ordered)  # infeasible trials go to the "bad" group
         if self.consider_pruned:
             pruned = history.numbers(TrialState.PRUNED)
@@ -640,25 +653,39 @@ class TPESampler(Sampler):
         ``s`` is the one it was computed with, so the result never depends on what was
         cached before (a resumed or replayed study gets the same numbers).
         """
+        width = s.tobytes()
         entry = self._log_z.get(key)
-        if entry is None or not np.array_equal(entry[0], s):
-            entry = (s.copy(), np.full((0, mu.shape[1]), np.nan), np.empty(0))
-        M, Z = entry[1], entry[2]
-        known = numbers < _RUNNING  # running trials (constant liar) are not cached
-        top = int(numbers[known].max()) + 1 if known.any() else 0
-        if top > len(Z):
-            cap = max(top, 2 * len(Z), 64)
+        if entry is None or entry[0] != width:
+            entry = (width, np.full((0, mu.shape[1]), np.nan), np.empty(0), np.zeros(0, dtype=bool))
+        _, M, Z, stored = entry
+        top = int(numbers.max()) if len(numbers) else -1
+        known: np.ndarray | None = None  # None: every row is a trial's (no running ones)
+        idx = numbers
+        if top >= _RUNNING:  # running trials (constant liar) are not cached
+            known = numbers < _RUNNING
+            idx = np.where(known, numbers, 0)
+            top = int(numbers[known].max()) if known.any() else -1
+        if top >= len(Z):
+            cap = max(top + 1, 2 * len(Z), 64)
             M = np.vstack([M, np.full((cap - len(Z), mu.shape[1]), np.nan)])
             Z = np.concatenate([Z, np.full(cap - len(Z), np.nan)])
-        idx = np.where(known, numbers, 0)
-        out = Z[idx]
-        miss = ~(known & np.all(M[idx] == mu, axis=1))
+            stored = np.concatenate([stored, np.zeros(cap - len(stored), dtype=bool)])
+        hit = np.take(stored, idx)
+        if known is not None:
+            hit &= known
+        same = np.take(M, idx, axis=0) == mu
+        if (same | ~hit[:, None]).all():  # every stored row is the one asked for (the usual case)
+            miss = ~hit
+        else:
+            miss = ~(hit & same.all(axis=1))
+        out = np.take(Z, idx)
         if miss.any():
             out[miss] = truncation_log_mass(mu[miss], s)
-            store = miss & known
+            store = miss if known is None else miss & known
             M[numbers[store]] = mu[store]
             Z[numbers[store]] = out[store]
-        self._log_z[key] = (entry[0], M, Z)
+            stored[numbers[store]] = True
+        self._log_z[key] = (width, M, Z, stored)
         while len(self._log_z) > 16:
             self._log_z.pop(next(iter(self._log_z)))
         return out
@@ -684,7 +711,7 @@ class TPESampler(Sampler):
             p = self._startup.sample(history, space, rng)
             p.attrs["sampler"] = "tpe-startup"
             return p
-        X_all = history.matrix(space, ordered)
+        X_all = _matrix(history, space, ordered)
         n_obj = history.n_objectives
         cons = self._constraints(history)
         R_all = history.matrix(space, running) if len(running) else np.empty((0, space.dim))
