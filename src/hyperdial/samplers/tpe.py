@@ -51,6 +51,7 @@ __all__ = ["TPESampler", "default_gamma"]
 _LOG_TINY = -700.0
 _RUNNING = np.iinfo(np.int64).max  # the trial number given to running trials in the bad group
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_LOG_PRIOR_MASS = math.log(ndtr(0.5) - ndtr(-0.5))  # log P(0 <= N(0.5, 1) <= 1)
 _PRIOR_LO = float(ndtr(-0.5 / 1.0))  # the prior kernel N(0.5, 1): ndtr at the cube's lower end
 _PRIOR_WIDTH = float(ndtr((1.0 - 0.5) / 1.0) - ndtr(-0.5 / 1.0))  # and its mass inside the cube
 #: With several objectives and no ``n_ei_candidates``: this many candidates per started
@@ -124,7 +125,7 @@ class _Kinds:
         self.widths = [int(cells[j]) for j in self.cat]
 
 
-_BANDWIDTHS: dict[tuple[int, bytes, bytes], np.ndarray] = {}
+_BANDWIDTHS: dict[tuple[float, bytes, bytes], np.ndarray] = {}
 
 
 def bandwidths(m: int, cells: np.ndarray, is_cat: np.ndarray) -> np.ndarray:
@@ -136,15 +137,16 @@ def bandwidths(m: int, cells: np.ndarray, is_cat: np.ndarray) -> np.ndarray:
     of a large group stays the same for many proposals and each kernel's truncation mass can
     be cached instead of recomputed.
     """
-    key = (m, cells.tobytes(), is_cat.tobytes())
-    hit = _BANDWIDTHS.get(key)
-    if hit is not None:
-        return hit.copy()
     k = len(cells)
     size = 2.0 ** (math.floor(8.0 * math.log2(m + 1) + 1e-9) / 8.0)
     scott = 0.2 * size ** (-1.0 / (k + 4))
     lo = 1.0 / min(100.0, m + 1.0)
-    sigma = np.full(k, min(max(scott, lo), 1.0))
+    width = min(max(scott, lo), 1.0)
+    key = (width, cells.tobytes(), is_cat.tobytes())  # the same for every m of a grid step
+    hit = _BANDWIDTHS.get(key)
+    if hit is not None:
+        return hit.copy()
+    sigma = np.full(k, width)
     discrete = cells > 0
     if discrete.any():
         sigma[discrete] = np.maximum(sigma[discrete], 0.5 / np.maximum(cells[discrete], 1))
@@ -242,7 +244,7 @@ class _Parzen:
             const -= truncation_log_mass(mu, s) if log_z is None else log_z
             const -= 0.5 * ((mu * mu) @ inv)
             const -= np.log(s).sum() + _LOG_SQRT_2PI * n_cont
-            prior_const -= n_cont * (math.log(ndtr(0.5) - ndtr(-0.5)) + _LOG_SQRT_2PI)
+            prior_const -= n_cont * (_LOG_PRIOR_MASS + _LOG_SQRT_2PI)
         # Categorical: Aitchison-Aitken; the observed category keeps 1 - b of the mass.
         self.cat_obs: list[np.ndarray] = []
         self.cat_b: list[float] = []
@@ -263,14 +265,14 @@ class _Parzen:
         if n_cont:
             G[:, D + 1 :] = -0.5 * self.inv
         self.G = G
-        self._tables: tuple[np.ndarray, float, np.ndarray, np.ndarray] | None = None
+        self._tables: tuple[np.ndarray, float, np.ndarray, list[np.ndarray]] | None = None
         self.const = const
         self.prior_const = prior_const
         if len(self.grid):
             mu = obs[:, self.grid]
             s = sigma[self.grid]
             self.grid_log_z = np.log(np.maximum(ndtr((1.0 - mu) / s) - ndtr(-mu / s), 1e-300))
-            self.prior_grid_log_z = math.log(ndtr(0.5) - ndtr(-0.5))
+            self.prior_grid_log_z = _LOG_PRIOR_MASS
 
     def log_pdf(self, x: np.ndarray, features: _Features | None = None) -> np.ndarray:
         """Log density (a log probability over int, stepped and categorical dimensions) of each row of ``x``."""
@@ -291,60 +293,52 @@ class _Parzen:
         np.exp(obs, out=obs)
         return top + np.log(obs.sum(axis=1) + np.exp(prior - top))
 
-    def _draw_tables(self) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    def _draw_tables(self) -> tuple[np.ndarray, float, np.ndarray, list[np.ndarray]]:
         """What :meth:`sample` needs of the components, computed once per estimator: the cumulative
-        weights, their total, and each observation kernel's ``ndtr`` at both ends of the cube and
-        mass inside it (elementwise, so the same numbers a per-draw computation gives)."""
+        weights and their total; per component (the prior last) its centre, ``ndtr`` at the cube's
+        lower end, mass inside the cube and width, side by side; and its categorical codes (the
+        prior's is a placeholder, its draw replaces it). Elementwise, so the numbers a per-draw
+        computation gives."""
         tables = self._tables
         if tables is None:
+            m, k = self.m, self.k
             cdf = np.cumsum(np.exp(self.log_w))
-            lo = ndtr(-self.obs / self.sd)
-            width = ndtr((1.0 - self.obs) / self.sd) - lo
-            tables = self._tables = (cdf, float(cdf[-1]), lo, width)
+            table = np.empty((m + 1, 4 * k))
+            mu, lo, width, sd = table[:, :k], table[:, k : 2 * k], table[:, 2 * k : 3 * k], table[:, 3 * k :]
+            mu[:m] = self.obs
+            sd[:m] = self.sd
+            lo[:m] = ndtr(-self.obs / self.sd)
+            width[:m] = ndtr((1.0 - self.obs) / self.sd) - lo[:m]
+            mu[m], lo[m], width[m], sd[m] = 0.5, _PRIOR_LO, _PRIOR_WIDTH, 1.0  # the prior kernel: N(0.5, 1)
+            codes = [np.append(c, 0) for c in self.cat_obs]
+            tables = self._tables = (cdf, float(cdf[-1]), table, codes)
         return tables
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        cdf, total, lo_obs, width_obs = self._draw_tables()
-        m = self.m
+        cdf, total, table, codes = self._draw_tables()
+        m, k = self.m, self.k
         comp = np.searchsorted(cdf, rng.random(n) * total, side="right")
         np.minimum(comp, m, out=comp)
-        is_prior = comp == m
-        any_prior = bool(is_prior.any())
-        src = np.minimum(comp, m - 1) if any_prior else comp
-        if m:
-            mu = self.obs[src]
-            lo = lo_obs[src]
-            width = width_obs[src]
-            if any_prior:  # the prior kernel: N(0.5, 1) on the cube
-                mu[is_prior] = 0.5
-                lo[is_prior] = _PRIOR_LO
-                width[is_prior] = _PRIOR_WIDTH
-                sigma = np.where(is_prior[:, None], 1.0, self.sd[None, :])
-            else:
-                sigma = self.sd
-        else:
-            mu = np.full((n, self.k), 0.5)
-            lo = np.full((n, self.k), _PRIOR_LO)
-            width = np.full((n, self.k), _PRIOR_WIDTH)
-            sigma = np.ones((n, self.k))
-        u = lo + rng.random((n, self.k)) * width
+        rows = np.take(table, comp, axis=0)
+        mu, lo, width, sigma = rows[:, :k], rows[:, k : 2 * k], rows[:, 2 * k : 3 * k], rows[:, 3 * k :]
+        u = lo + rng.random((n, k)) * width
         x = mu + sigma * ndtri(u.clip(1e-300, 1 - 1e-16))
         x.clip(0.0, 1.0, out=x)
         cells = self.cells
         if len(self.grid):  # int / stepped: the centre of the cell; categorical ones are drawn below
             kc = cells[self.grid]
             x[:, self.grid] = (np.clip(np.floor(x[:, self.grid] * kc), 0, kc - 1) + 0.5) / kc
+        if len(self.cat):
+            is_prior = comp == m
         for i, j in enumerate(self.cat):
             K = int(cells[j])
-            obs = self.cat_obs[i][src] if m else np.zeros(n, dtype=np.intp)
+            obs = np.take(codes[i], comp)
             keep = rng.random(n) >= self.cat_b[i]
             other = rng.integers(0, max(K - 1, 1), size=n)
             other += other >= obs  # uniform over the other categories
             np.minimum(other, K - 1, out=other)
             choice = np.where(keep, obs, other)
-            prior_choice = rng.integers(0, K, size=n)  # drawn even when unused: the stream stays the same
-            if any_prior:
-                choice = np.where(is_prior, prior_choice, choice)
+            choice = np.where(is_prior, rng.integers(0, K, size=n), choice)
             x[:, j] = (choice + 0.5) / K
         return x
 
@@ -456,7 +450,7 @@ class TPESampler(Sampler):
         prev = self._sorted
         if prev is not None and prev[0] is history and len(prev[1]) <= len(done):
             k = len(prev[1])
-            if np.array_equal(prev[1], done[:k]) and np.array_equal(prev[2], loss[:k]):
+            if (prev[1] == done[:k]).all() and (prev[2] == loss[:k]).all():
                 sorted_loss, sorted_numbers = prev[3], prev[4]
                 if k + 1 == len(done):  # the common case, one new trial: two slices around it
                     at = int(np.searchsorted(sorted_loss, loss[k], side="right"))
@@ -740,8 +734,11 @@ class TPESampler(Sampler):
             splits = None
             if cons is not None:
                 n_good, splits = self._ctpe_split(cons[rows], X)
-            R = R_all[:, dims]
-            R = R[~np.isnan(R).any(axis=1)]
+            if len(R_all):
+                R = R_all[:, dims]
+                R = R[~np.isnan(R).any(axis=1)]
+            else:
+                R = R_all[:, : len(dims)]
             w = motpe_good_weights(history, ordered[rows][:n_good]) if n_obj > 1 else None
             if self.multivariate:
                 u[dims] = self._fit_sample(
