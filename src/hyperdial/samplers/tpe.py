@@ -84,12 +84,12 @@ def _rank_by_number(numbers: np.ndarray) -> np.ndarray:
     Trial numbers are small distinct integers, so a counting pass replaces an O(m log m) sort.
     Running trials (``_RUNNING``) rank last, in their given order, as a stable sort puts them.
     """
-    real = numbers < _RUNNING
-    if real.all():
-        top = int(numbers.max()) + 1
+    top = int(numbers.max()) + 1 if len(numbers) else 0
+    if top <= _RUNNING:  # no running trial
         seen = np.zeros(top, dtype=np.intp)
         seen[numbers] = 1
         return np.cumsum(seen)[numbers] - 1
+    real = numbers < _RUNNING
     rank = np.empty(len(numbers), dtype=np.intp)
     rank[real] = _rank_by_number(numbers[real]) if real.any() else 0
     n_real = int(real.sum())
@@ -113,7 +113,7 @@ def _matrix(history: History, space: SearchSpace, numbers: np.ndarray) -> np.nda
 class _Kinds:
     """Which unit-cube dimensions are continuous, on a grid (int / stepped) or categorical."""
 
-    __slots__ = ("cells", "is_cat", "discrete", "cont", "n_cont", "grid", "cat", "widths")
+    __slots__ = ("cells", "is_cat", "discrete", "cont", "n_cont", "grid", "cat", "widths", "_per_sigma")
 
     def __init__(self, cells: np.ndarray, is_cat: np.ndarray) -> None:
         self.cells, self.is_cat = cells, is_cat
@@ -123,6 +123,20 @@ class _Kinds:
         self.grid = np.flatnonzero(self.discrete & ~is_cat)
         self.cat = np.flatnonzero(is_cat)
         self.widths = [int(cells[j]) for j in self.cat]
+        self._per_sigma: dict[bytes, tuple[np.ndarray, np.ndarray, Any, np.ndarray]] = {}
+
+    def of_sigma(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
+        """``(s, 1 / s^2, sum(log s) + n_cont log sqrt(2 pi), -1 / (2 s^2))`` over the continuous
+        dimensions, computed once per bandwidth vector (it changes once per grid step of ``m``)."""
+        key = sigma.tobytes()
+        hit = self._per_sigma.get(key)
+        if hit is None:
+            s = sigma[self.cont]
+            inv = 1.0 / (s * s)
+            if len(self._per_sigma) > 64:
+                self._per_sigma.clear()
+            hit = self._per_sigma[key] = (s, inv, np.log(s).sum() + _LOG_SQRT_2PI * self.n_cont, -0.5 * inv)
+        return hit
 
 
 _BANDWIDTHS: dict[tuple[float, bytes, bytes], np.ndarray] = {}
@@ -170,7 +184,11 @@ class _Features:
 
     __slots__ = ("B", "sq", "prior_sq", "x")
 
-    def __init__(self, x: np.ndarray, cont: np.ndarray, cat: np.ndarray, cells: np.ndarray) -> None:
+    def __init__(
+        self, x: np.ndarray, cont: np.ndarray, cat: np.ndarray, cells: np.ndarray, codes: list[np.ndarray] | None = None
+    ) -> None:
+        """``codes``: the categories of the categorical dimensions when known (as :meth:`_Parzen.draw`
+        gives them); otherwise read from ``x``."""
         n = len(x)
         xc = x[:, cont]
         nc = xc.shape[1]
@@ -180,9 +198,12 @@ class _Features:
         B[:, :nc] = xc
         off = nc
         rows = np.arange(n)
-        for j, K in zip(cat, widths):
-            c = (x[:, j] * K).astype(np.intp)
-            np.minimum(c, K - 1, out=c)
+        for i, (j, K) in enumerate(zip(cat, widths)):
+            if codes is None:
+                c = (x[:, j] * K).astype(np.intp)
+                np.minimum(c, K - 1, out=c)
+            else:
+                c = codes[i]
             B[rows, off + c] = 1.0
             off += K
         B[:, off] = 1.0
@@ -213,6 +234,7 @@ class _Parzen:
         prior: float,
         log_z: np.ndarray | None = None,
         kinds: _Kinds | None = None,
+        sigma: np.ndarray | None = None,
     ):
         m, k = obs.shape
         self.k, self.m = k, m
@@ -224,7 +246,9 @@ class _Parzen:
         w[m] = prior * (w[:m].sum() / m if m else 1.0)
         self.log_w = np.log(w * (1.0 / w.sum()))
         self.obs = obs
-        self.sd = sigma = bandwidths(m, cells, is_cat)  # the observation kernels'; the prior's is 1
+        if sigma is None:
+            sigma = bandwidths(m, cells, is_cat)
+        self.sd = sigma  # the observation kernels'; the prior's is 1
         self.cont = cont = kinds.cont
         self.grid = kinds.grid  # int and stepped dimensions
         self.cat = kinds.cat
@@ -238,12 +262,12 @@ class _Parzen:
         # Continuous: truncated Gaussians on [0, 1]; z is each kernel's mass inside the cube.
         if n_cont:
             mu = obs[:, cont]
-            s = sigma[cont]
-            self.inv = inv = 1.0 / (s * s)
+            s, inv, log_norm, half_inv = kinds.of_sigma(sigma)
+            self.inv = inv
             G[:, :n_cont] = mu * inv
             const -= truncation_log_mass(mu, s) if log_z is None else log_z
             const -= 0.5 * ((mu * mu) @ inv)
-            const -= np.log(s).sum() + _LOG_SQRT_2PI * n_cont
+            const -= log_norm
             prior_const -= n_cont * (_LOG_PRIOR_MASS + _LOG_SQRT_2PI)
         # Categorical: Aitchison-Aitken; the observed category keeps 1 - b of the mass.
         self.cat_obs: list[np.ndarray] = []
@@ -263,7 +287,7 @@ class _Parzen:
             self.cat_b.append(b)
         G[:, D] = const
         if n_cont:
-            G[:, D + 1 :] = -0.5 * self.inv
+            G[:, D + 1 :] = half_inv
         self.G = G
         self._tables: tuple[np.ndarray, float, np.ndarray, list[np.ndarray]] | None = None
         self.const = const
@@ -315,6 +339,10 @@ class _Parzen:
         return tables
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.draw(n, rng)[0]
+
+    def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``n`` draws and the category of each draw in each categorical dimension."""
         cdf, total, table, codes = self._draw_tables()
         m, k = self.m, self.k
         comp = np.searchsorted(cdf, rng.random(n) * total, side="right")
@@ -328,6 +356,7 @@ class _Parzen:
         if len(self.grid):  # int / stepped: the centre of the cell; categorical ones are drawn below
             kc = cells[self.grid]
             x[:, self.grid] = (np.clip(np.floor(x[:, self.grid] * kc), 0, kc - 1) + 0.5) / kc
+        chosen = []
         if len(self.cat):
             is_prior = comp == m
         for i, j in enumerate(self.cat):
@@ -340,7 +369,8 @@ class _Parzen:
             choice = np.where(keep, obs, other)
             choice = np.where(is_prior, rng.integers(0, K, size=n), choice)
             x[:, j] = (choice + 0.5) / K
-        return x
+            chosen.append(choice)
+        return x, chosen
 
 
 class TPESampler(Sampler):
@@ -426,7 +456,7 @@ class TPESampler(Sampler):
         self.constraint_model = constraint_model
         self._startup = QMCSampler("sobol")
         self._ranking_cache: tuple[int, Any] | None = None
-        self._space_info: tuple[SearchSpace, Any, list[list[int]]] | None = None
+        self._space_info: tuple[SearchSpace, Any, list[tuple[list[int], np.ndarray, np.ndarray]]] | None = None
         self._log_z: dict[Any, tuple[bytes, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._kinds_cache: dict[tuple[bytes, bytes], _Kinds] = {}
         self._sorted: tuple[Any, ...] | None = None
@@ -585,14 +615,14 @@ class TPESampler(Sampler):
             kinds = self._kinds_cache[key] = _Kinds(cells, is_cat)
         l_est = self._good_estimator(good, good_weights, cells, is_cat, kinds, cache_key)
         log_z = None
+        sigma = bandwidths(len(bad), cells, is_cat)
         if cache_key is not None and len(bad) >= 64 and kinds.n_cont:
-            s = bandwidths(len(bad), cells, is_cat)[kinds.cont]
-            log_z = self._cached_log_z(cache_key, bad[:, kinds.cont], bad_numbers, s)
-        g_est = _Parzen(bad, w_bad, cells, is_cat, self.prior_weight, log_z, kinds)
+            log_z = self._cached_log_z(cache_key, bad[:, kinds.cont], bad_numbers, kinds.of_sigma(sigma)[0])
+        g_est = _Parzen(bad, w_bad, cells, is_cat, self.prior_weight, log_z, kinds, sigma)
         n_ei = self._ei_count(X.shape[1], n_objectives)
-        cand = l_est.sample(n_ei, rng)
+        cand, codes = l_est.draw(n_ei, rng)
         if splits is None:
-            feats = _Features(cand, l_est.cont, l_est.cat, cells)  # shared by both estimators
+            feats = _Features(cand, l_est.cont, l_est.cat, cells, codes)  # shared by both estimators
             score = l_est.log_pdf(cand, feats) - g_est.log_pdf(cand, feats)
             return cand[int(np.argmax(score))]
         # c-TPE (Watanabe & Hutter 2023): a density-ratio factor per constraint, candidates from
@@ -650,8 +680,8 @@ class TPESampler(Sampler):
         width = s.tobytes()
         entry = self._log_z.get(key)
         if entry is None or entry[0] != width:
-            entry = (width, np.full((0, mu.shape[1]), np.nan), np.empty(0), np.zeros(0, dtype=bool))
-        _, M, Z, stored = entry
+            entry = (width, np.full((mu.shape[1], 0), np.nan), np.empty(0), np.zeros(0, dtype=bool))
+        _, MT, Z, stored = entry  # MT: the stored rows, one column per trial number
         top = int(numbers.max()) if len(numbers) else -1
         known: np.ndarray | None = None  # None: every row is a trial's (no running ones)
         idx = numbers
@@ -661,25 +691,23 @@ class TPESampler(Sampler):
             top = int(numbers[known].max()) if known.any() else -1
         if top >= len(Z):
             cap = max(top + 1, 2 * len(Z), 64)
-            M = np.vstack([M, np.full((cap - len(Z), mu.shape[1]), np.nan)])
+            MT = np.hstack([MT, np.full((mu.shape[1], cap - len(Z)), np.nan)])
             Z = np.concatenate([Z, np.full(cap - len(Z), np.nan)])
             stored = np.concatenate([stored, np.zeros(cap - len(stored), dtype=bool)])
         hit = np.take(stored, idx)
         if known is not None:
             hit &= known
-        same = np.take(M, idx, axis=0) == mu
-        if (same | ~hit[:, None]).all():  # every stored row is the one asked for (the usual case)
-            miss = ~hit
-        else:
-            miss = ~(hit & same.all(axis=1))
+        hit &= (np.take(MT, idx, axis=1) == mu.T).all(axis=0)  # (mu is usually column-major)
+        miss = ~hit
         out = np.take(Z, idx)
         if miss.any():
             out[miss] = truncation_log_mass(mu[miss], s)
             store = miss if known is None else miss & known
-            M[numbers[store]] = mu[store]
-            Z[numbers[store]] = out[store]
-            stored[numbers[store]] = True
-        self._log_z[key] = (width, M, Z, stored)
+            at = numbers[store]
+            MT[:, at] = mu[store].T
+            Z[at] = out[store]
+            stored[at] = True
+        self._log_z[key] = (width, MT, Z, stored)
         while len(self._log_z) > 16:
             self._log_z.pop(next(iter(self._log_z)))
         return out
@@ -711,11 +739,12 @@ class TPESampler(Sampler):
         R_all = history.matrix(space, running) if len(running) else np.empty((0, space.dim))
         if self._space_info is None or self._space_info[0] is not space:
             kinds = self._kinds([space.dists[n] for n in space.names])
-            self._space_info = (space, kinds, self._groups(space))
+            per_group = [(dims, kinds[0][dims], kinds[1][dims]) for dims in self._groups(space)]
+            self._space_info = (space, kinds, per_group)
         _, (cells, is_cat), groups = self._space_info
         u = np.full(space.dim, np.nan)
         complete = not np.isnan(X_all).any()
-        for dims in groups:
+        for dims, cells_g, is_cat_g in groups:
             if space.conditions:
                 probe = u.copy()
                 probe[np.isnan(probe)] = 0.5
@@ -742,7 +771,7 @@ class TPESampler(Sampler):
             w = motpe_good_weights(history, ordered[rows][:n_good]) if n_obj > 1 else None
             if self.multivariate:
                 u[dims] = self._fit_sample(
-                    X, n_good, ordered[rows], R, cells[dims], is_cat[dims], rng, tuple(dims), w, splits, n_obj
+                    X, n_good, ordered[rows], R, cells_g, is_cat_g, rng, tuple(dims), w, splits, n_obj
                 )
             else:
                 for j, d in enumerate(dims):
