@@ -224,3 +224,16 @@ def test_pruned_trials_with_an_unbiased_partial_value_are_observed():
     done, pending = GPSampler._observed(study.history)
     assert done.tolist() == [0, 1, 2, 3] and pending.tolist() == [4]
     assert study.history.losses(done)[3, 0] == 3.0  # observed at the running mean it reported
+
+
+def test_more_fit_starts_in_high_dimension_never_lower_the_likelihood():
+    rng = np.random.default_rng(4)
+    X = rng.random((30, 10))
+    y = np.sum((X - 0.3) ** 2 * np.logspace(0, 3, 10), axis=1)
+    nll = []
+    for starts in (3, GPSampler._fit_starts(10)):
+        model = _Model(X, np.empty((30, 0)), (y - y.mean()) / y.std())
+        theta = model.fit(None, np.random.default_rng([0, 30]), restarts=starts)
+        nll.append(model.neg_log_marginal(theta)[0])
+    assert GPSampler._fit_starts(5) == 3 and GPSampler._fit_starts(10) == 10
+    assert nll[1] <= nll[0] + 1e-9

@@ -459,7 +459,7 @@ class GPSampler(Sampler):
         theta = self._fits.get(key)
         if theta is None:
             base = model if c == len(done) else self._model(history, space, layout, prefix)[2]
-            theta = base.fit(None, np.random.default_rng([self._seed, c]))
+            theta = base.fit(None, np.random.default_rng([self._seed, c]), restarts=self._fit_starts(space.dim))
             self._fits[key] = theta
             while len(self._fits) > 4:
                 self._fits.pop(next(iter(self._fits)))
@@ -467,6 +467,18 @@ class GPSampler(Sampler):
             model.set_params(theta)
         else:
             model.fit(theta, np.random.default_rng(0), restarts=0)
+
+    @staticmethod
+    def _fit_starts(dim: int) -> int:
+        """L-BFGS-B starts of a full hyperparameter fit: 3 below 8 dimensions, then one per dimension.
+
+        The ARD marginal likelihood gains local optima with its lengthscales; on 10-d BBOB
+        (f10, f21; development seeds 5-19) ten starts instead of three raised the score at
+        100 evaluations by 5.6 +- 2.9 points. The extra starts extend the same random stream,
+        so the best marginal likelihood found can only rise. Below 8 dimensions more starts did
+        not help (5-d BBOB: +1.4 +- 1.6; the scikit-learn problems: -2.0 +- 6.0).
+        """
+        return 3 if dim < 8 else dim
 
     def _candidates(self, space: SearchSpace, top: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         # An integer seed, not the generator itself: scipy spawns a child from a generator's
