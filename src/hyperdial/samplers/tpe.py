@@ -476,7 +476,7 @@ class TPESampler(Sampler):
         if not len(done) or history.n_objectives != 1:
             # Several objectives: _ranking re-ranks the feasible trials (MOTPE); the rest go by violation.
             return done
-        loss = history.losses(done)[:, 0]
+        loss = np.take(history.Y[:, 0], done) * history.sign[0]  # history.losses(done)[:, 0], one column
         prev = self._sorted
         if prev is not None and prev[0] is history and len(prev[1]) <= len(done):
             k = len(prev[1])
@@ -703,10 +703,17 @@ class TPESampler(Sampler):
         if miss.any():
             out[miss] = truncation_log_mass(mu[miss], s)
             store = miss if known is None else miss & known
-            at = numbers[store]
-            MT[:, at] = mu[store].T
-            Z[at] = out[store]
-            stored[at] = True
+            pos = np.flatnonzero(store)
+            if len(pos) <= 8:  # the usual one or two new trials: plain indexing
+                for p, t in zip(pos.tolist(), numbers[pos].tolist()):
+                    MT[:, t] = mu[p]
+                    Z[t] = out[p]
+                    stored[t] = True
+            else:
+                at = numbers[pos]
+                MT[:, at] = mu[pos].T
+                Z[at] = out[pos]
+                stored[at] = True
         self._log_z[key] = (width, MT, Z, stored)
         while len(self._log_z) > 16:
             self._log_z.pop(next(iter(self._log_z)))
