@@ -506,7 +506,8 @@ class TPESampler(Sampler):
         key = history.version
         if self._ranking_cache is not None and self._ranking_cache[0] == key and self._ranking_cache[1] is history:
             return self._ranking_cache[2]
-        done = history.numbers(TrialState.COMPLETE)
+        states = history.S[: len(history.trials)]  # history.numbers(state), without its wrappers
+        done = (states == int(TrialState.COMPLETE)).nonzero()[0]
         ordered = self._best_first(history, done)
         violated = len(done) > 0 and any_violation(history)
         ctpe = (
@@ -518,7 +519,7 @@ class TPESampler(Sampler):
         if violated and not ctpe:  # (with no violation anywhere feasible_first keeps the order)
             ordered = feasible_first(history, done, ordered)  # infeasible trials go to the "bad" group
         if self.consider_pruned:
-            pruned = history.numbers(TrialState.PRUNED)
+            pruned = (states == int(TrialState.PRUNED)).nonzero()[0]
             if len(pruned):
                 Y = history.losses(pruned)
                 has = ~np.isnan(Y).any(axis=1)
@@ -530,7 +531,7 @@ class TPESampler(Sampler):
         if history.n_objectives > 1:  # fronts, the cut front by hypervolume subset selection (MOTPE)
             n_good = max(1, min(self.gamma(len(ordered)), len(ordered) - 1))
             ordered = motpe_ranking(history, ordered, len(done), n_good)
-        running = history.numbers(TrialState.RUNNING) if self.constant_liar else np.empty(0, dtype=int)
+        running = (states == int(TrialState.RUNNING)).nonzero()[0] if self.constant_liar else np.empty(0, dtype=int)
         out = (ordered, running, len(ordered))
         cons = None
         if ctpe:  # c-TPE: the constraint values of the observations (pruned ones: unknown)
@@ -750,7 +751,7 @@ class TPESampler(Sampler):
             self._space_info = (space, kinds, per_group)
         _, (cells, is_cat), groups = self._space_info
         u = np.full(space.dim, np.nan)
-        complete = not np.isnan(X_all).any()
+        complete = not math.isnan(X_all.sum())  # unit-cube values or nan: the sum is nan iff one is
         for dims, cells_g, is_cat_g in groups:
             if space.conditions:
                 probe = u.copy()
