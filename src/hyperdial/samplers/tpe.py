@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["TPESampler", "default_gamma"]
 
 _LOG_TINY = -700.0
+# The reductions behind ndarray.sum / max / all / any, called without their Python wrappers
+# (the same C loops, so the same numbers; the wrappers cost more than the work on small arrays).
+_SUM, _MAX, _ALL, _ANY = np.add.reduce, np.maximum.reduce, np.logical_and.reduce, np.logical_or.reduce
 _RUNNING = np.iinfo(np.int64).max  # the trial number given to running trials in the bad group
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _LOG_PRIOR_MASS = math.log(ndtr(0.5) - ndtr(-0.5))  # log P(0 <= N(0.5, 1) <= 1)
@@ -84,11 +87,11 @@ def _rank_by_number(numbers: np.ndarray) -> np.ndarray:
     Trial numbers are small distinct integers, so a counting pass replaces an O(m log m) sort.
     Running trials (``_RUNNING``) rank last, in their given order, as a stable sort puts them.
     """
-    top = int(numbers.max()) + 1 if len(numbers) else 0
+    top = int(_MAX(numbers)) + 1 if len(numbers) else 0
     if top <= _RUNNING:  # no running trial
         seen = np.zeros(top, dtype=np.intp)
         seen[numbers] = 1
-        return np.cumsum(seen)[numbers] - 1
+        return seen.cumsum().take(numbers) - 1
     real = numbers < _RUNNING
     rank = np.empty(len(numbers), dtype=np.intp)
     rank[real] = _rank_by_number(numbers[real]) if real.any() else 0
@@ -103,11 +106,11 @@ def _matrix(history: History, space: SearchSpace, numbers: np.ndarray) -> np.nda
     cols = [history.columns.get((name, dist.key)) for name, dist in space.dists.items()]
     if not cols or None in cols:
         return history.matrix(space, numbers)
-    rows = np.take(history.X, numbers, axis=0)
+    rows = history.X.take(numbers, axis=0)
     first = cols[0]
     if cols == list(range(first, first + len(cols))):
         return np.ascontiguousarray(rows[:, first : first + len(cols)])
-    return np.take(rows, cols, axis=1)
+    return rows.take(cols, axis=1)
 
 
 class _Kinds:
@@ -175,7 +178,7 @@ def truncation_log_mass(mu: np.ndarray, s: np.ndarray) -> np.ndarray:
     z = ndtr((1.0 - mu) / s)
     z -= ndtr(-mu / s)
     np.maximum(z, 1e-300, out=z)
-    return np.log(z).sum(axis=1)
+    return _SUM(np.log(z), axis=1)
 
 
 class _Features:
@@ -210,7 +213,7 @@ class _Features:
         sq = B[:, off + 1 :]
         np.multiply(xc, xc, out=sq)
         self.B, self.x, self.sq = B, x, sq
-        self.prior_sq = -0.5 * (sq.sum(axis=1) - xc.sum(axis=1) + 0.25 * nc)
+        self.prior_sq = -0.5 * (_SUM(sq, axis=1) - _SUM(xc, axis=1) + 0.25 * nc)
 
 
 class _Parzen:
@@ -243,8 +246,8 @@ class _Parzen:
         kinds = kinds or _Kinds(cells, is_cat)
         w = np.empty(m + 1)
         w[:m] = weights
-        w[m] = prior * (w[:m].sum() / m if m else 1.0)
-        self.log_w = np.log(w * (1.0 / w.sum()))
+        w[m] = prior * (_SUM(w[:m]) / m if m else 1.0)
+        self.log_w = np.log(w * (1.0 / _SUM(w)))
         self.obs = obs
         if sigma is None:
             sigma = bandwidths(m, cells, is_cat)
@@ -312,10 +315,10 @@ class _Parzen:
             obs += np.log(np.maximum(mass, 1e-300)) - self.grid_log_z[:, i]
             pm = ndtr(lo[:, 0] + 1.0 / K - 0.5) - ndtr(lo[:, 0] - 0.5)
             prior = prior + np.log(np.maximum(pm, 1e-300)) - self.prior_grid_log_z
-        top = np.maximum(obs.max(axis=1), prior) if self.m else prior
+        top = np.maximum(_MAX(obs, axis=1), prior) if self.m else prior
         obs -= top[:, None]
         np.exp(obs, out=obs)
-        return top + np.log(obs.sum(axis=1) + np.exp(prior - top))
+        return top + np.log(_SUM(obs, axis=1) + np.exp(prior - top))
 
     def _draw_tables(self) -> tuple[np.ndarray, float, np.ndarray, list[np.ndarray]]:
         """What :meth:`sample` needs of the components, computed once per estimator: the cumulative
@@ -345,9 +348,9 @@ class _Parzen:
         """``n`` draws and the category of each draw in each categorical dimension."""
         cdf, total, table, codes = self._draw_tables()
         m, k = self.m, self.k
-        comp = np.searchsorted(cdf, rng.random(n) * total, side="right")
+        comp = cdf.searchsorted(rng.random(n) * total, side="right")
         np.minimum(comp, m, out=comp)
-        rows = np.take(table, comp, axis=0)
+        rows = table.take(comp, axis=0)
         mu, lo, width, sigma = rows[:, :k], rows[:, k : 2 * k], rows[:, 2 * k : 3 * k], rows[:, 3 * k :]
         u = lo + rng.random((n, k)) * width
         x = mu + sigma * ndtri(u.clip(1e-300, 1 - 1e-16))
@@ -361,7 +364,7 @@ class _Parzen:
             is_prior = comp == m
         for i, j in enumerate(self.cat):
             K = int(cells[j])
-            obs = np.take(codes[i], comp)
+            obs = codes[i].take(comp)
             keep = rng.random(n) >= self.cat_b[i]
             other = rng.integers(0, max(K - 1, 1), size=n)
             other += other >= obs  # uniform over the other categories
@@ -476,14 +479,14 @@ class TPESampler(Sampler):
         if not len(done) or history.n_objectives != 1:
             # Several objectives: _ranking re-ranks the feasible trials (MOTPE); the rest go by violation.
             return done
-        loss = np.take(history.Y[:, 0], done) * history.sign[0]  # history.losses(done)[:, 0], one column
+        loss = history.Y[:, 0].take(done) * history.sign[0]  # history.losses(done)[:, 0], one column
         prev = self._sorted
         if prev is not None and prev[0] is history and len(prev[1]) <= len(done):
             k = len(prev[1])
-            if (prev[1] == done[:k]).all() and (prev[2] == loss[:k]).all():
+            if _ALL(prev[1] == done[:k]) and _ALL(prev[2] == loss[:k]):
                 sorted_loss, sorted_numbers = prev[3], prev[4]
                 if k + 1 == len(done):  # the common case, one new trial: two slices around it
-                    at = int(np.searchsorted(sorted_loss, loss[k], side="right"))
+                    at = int(sorted_loss.searchsorted(loss[k], side="right"))
                     sorted_loss = np.concatenate((sorted_loss[:at], loss[k:], sorted_loss[at:]))
                     sorted_numbers = np.concatenate((sorted_numbers[:at], done[k:], sorted_numbers[at:]))
                 elif k < len(done):
@@ -683,7 +686,7 @@ class TPESampler(Sampler):
         if entry is None or entry[0] != width:
             entry = (width, np.full((mu.shape[1], 0), np.nan), np.empty(0), np.zeros(0, dtype=bool))
         _, MT, Z, stored = entry  # MT: the stored rows, one column per trial number
-        top = int(numbers.max()) if len(numbers) else -1
+        top = int(_MAX(numbers)) if len(numbers) else -1
         known: np.ndarray | None = None  # None: every row is a trial's (no running ones)
         idx = numbers
         if top >= _RUNNING:  # running trials (constant liar) are not cached
@@ -695,13 +698,13 @@ class TPESampler(Sampler):
             MT = np.hstack([MT, np.full((mu.shape[1], cap - len(Z)), np.nan)])
             Z = np.concatenate([Z, np.full(cap - len(Z), np.nan)])
             stored = np.concatenate([stored, np.zeros(cap - len(stored), dtype=bool)])
-        hit = np.take(stored, idx)
+        hit = stored.take(idx)
         if known is not None:
             hit &= known
-        hit &= (np.take(MT, idx, axis=1) == mu.T).all(axis=0)  # (mu is usually column-major)
+        hit &= _ALL(MT.take(idx, axis=1) == mu.T, axis=0)  # (mu is usually column-major)
         miss = ~hit
-        out = np.take(Z, idx)
-        if miss.any():
+        out = Z.take(idx)
+        if _ANY(miss):
             out[miss] = truncation_log_mass(mu[miss], s)
             store = miss if known is None else miss & known
             pos = np.flatnonzero(store)
@@ -751,7 +754,7 @@ class TPESampler(Sampler):
             self._space_info = (space, kinds, per_group)
         _, (cells, is_cat), groups = self._space_info
         u = np.full(space.dim, np.nan)
-        complete = not math.isnan(X_all.sum())  # unit-cube values or nan: the sum is nan iff one is
+        complete = not math.isnan(_SUM(X_all, axis=None))  # unit-cube values or nan: the sum is nan iff one is
         for dims, cells_g, is_cat_g in groups:
             if space.conditions:
                 probe = u.copy()
