@@ -707,7 +707,7 @@ class TPESampler(Sampler):
         if _ANY(miss):
             out[miss] = truncation_log_mass(mu[miss], s)
             store = miss if known is None else miss & known
-            pos = np.flatnonzero(store)
+            pos = store.nonzero()[0]
             if len(pos) <= 8:  # the usual one or two new trials: plain indexing
                 for p, t in zip(pos.tolist(), numbers[pos].tolist()):
                     MT[:, t] = mu[p]
@@ -753,7 +753,8 @@ class TPESampler(Sampler):
             per_group = [(dims, kinds[0][dims], kinds[1][dims]) for dims in self._groups(space)]
             self._space_info = (space, kinds, per_group)
         _, (cells, is_cat), groups = self._space_info
-        u = np.full(space.dim, np.nan)
+        u = np.empty(space.dim)
+        u.fill(np.nan)
         complete = not math.isnan(_SUM(X_all, axis=None))  # unit-cube values or nan: the sum is nan iff one is
         for dims, cells_g, is_cat_g in groups:
             if space.conditions:
