@@ -40,7 +40,8 @@ class AutoSampler(Sampler):
     Parameters first met while a define-by-run objective runs get a univariate TPE.
 
     Args:
-        n_startup_trials: Quasi-random trials before any model.
+        n_startup_trials: Quasi-random trials before any model; ``None`` (the default): 10
+            before TPE, ``2 d + 1`` (5 to 10) before the GP.
         gp_max_dim: Largest space (or branch) handed to the GP.
         gp_max_trials: Finished trials after which proposals switch from the GP to TPE.
         branch_min_trials: Most finished trials a branch of a conditional space needs
@@ -53,7 +54,7 @@ class AutoSampler(Sampler):
     def __init__(
         self,
         *,
-        n_startup_trials: int = 10,
+        n_startup_trials: int | None = None,
         gp_max_dim: int = 16,
         gp_max_trials: int = 200,
         branch_min_trials: int = 10,
@@ -63,7 +64,7 @@ class AutoSampler(Sampler):
         self.gp_max_dim = gp_max_dim
         self.gp_max_trials = gp_max_trials
         self.branch_min_trials = branch_min_trials
-        self._tpe = TPESampler(n_startup_trials=n_startup_trials)
+        self._tpe = TPESampler(n_startup_trials=10 if n_startup_trials is None else n_startup_trials)
         self._gp = GPSampler(n_startup_trials=n_startup_trials)
         # The branch GP's start-up is the gate in _within_branch.
         self._branch_gp = GPSampler(n_startup_trials=2)
