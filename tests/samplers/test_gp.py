@@ -237,3 +237,12 @@ def test_more_fit_starts_in_high_dimension_never_lower_the_likelihood():
         nll.append(model.neg_log_marginal(theta)[0])
     assert GPSampler._fit_starts(5) == 3 and GPSampler._fit_starts(10) == 10
     assert nll[1] <= nll[0] + 1e-9
+
+
+def test_discrete_space_is_covered_without_repeating_a_configuration():
+    # 4 x 3 x 2 = 24 configurations: the GP must not spend trials on ones already tried.
+    space = SearchSpace({"k": Int(1, 4), "p": Int(1, 3), "w": hyperdial.Categorical(["u", "d"])})
+    study = hyperdial.create_study(sampler=GPSampler(), seed=2, space=space)
+    study.optimize(lambda t: -abs(t.params["k"] - 2) - 0.1 * t.params["p"], n_trials=24, show_progress=False)
+    configs = {tuple(sorted(t.params.items())) for t in study.trials}
+    assert len(configs) == 24

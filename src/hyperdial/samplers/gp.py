@@ -510,7 +510,7 @@ class GPSampler(Sampler):
         return np.vstack([sob, *local])
 
     def _score(self, model: _Model, U: np.ndarray, space: SearchSpace, layout: Any, best_y: float) -> np.ndarray:
-        """``log EI + log sd`` of each row, computed once per distinct model input.
+        """``log EI + log sd`` of each row, computed once per distinct model input (``-inf`` where tried).
 
         Rows that encode alike (one int cell, one category) are one point to the model and
         get bitwise-equal scores, so ties break by row order rather than by floating-point
@@ -519,9 +519,15 @@ class GPSampler(Sampler):
         if space.conditions:
             U = np.where(space.active_mask(U), U, np.nan)
         X, C = self._encode(U, space, layout)
-        _, first, inverse = np.unique(np.hstack([X, C]), axis=0, return_index=True, return_inverse=True)
+        rows, first, inverse = np.unique(np.hstack([X, C]), axis=0, return_index=True, return_inverse=True)
         mean, sd = model.predict(X[first], C[first])
-        return (log_expected_improvement((best_y - mean) / sd) + np.log(sd))[inverse.ravel()]
+        score = log_expected_improvement((best_y - mean) / sd) + np.log(sd)
+        # A configuration already tried (or pending) teaches nothing new: in spaces of integers
+        # and categories the acquisition can otherwise settle on one cell and propose it until
+        # the budget runs out (seen on kNN's three discrete parameters).
+        seen = {r.tobytes() for r in np.hstack([model.num, model.cat])}
+        score[[r.tobytes() in seen for r in rows]] = -np.inf
+        return score[inverse.ravel()]
 
     def _optimise_acquisition(self, model, space, layout, top, best_y, rng) -> np.ndarray:
         with warnings.catch_warnings():
