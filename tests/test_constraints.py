@@ -208,6 +208,34 @@ def test_feasible_first_and_violations():
     assert feasible_first(h, None, np.arange(4)).tolist() == [1, 3, 2, 0]
 
 
+def test_violations_incremental_scan_waits_for_unfinished_trials():
+    # The scan is cached per history: a trial still running when it was last scanned gets its
+    # constraints later, and the cached answer must follow (and match a fresh history's).
+    from hyperdial.constraints import any_violation
+    from hyperdial.history import History
+
+    study = hyperdial.create_study(seed=0)
+    t0 = study.ask()
+    t0.suggest_float("x", 0, 1)
+    t1 = study.ask()
+    t1.set_constraints([-1.0])
+    study.tell(t1, 1.0)
+    h = study.history
+    assert not any_violation(h) and violations(h).tolist() == [0.0, 0.0]
+    t0.set_constraints([3.0, -2.0, 0.25])
+    study.tell(t0, 0.0)
+    for _ in range(70):  # past the first growth of the cached array
+        t = study.ask()
+        t.set_constraints([-0.5])
+        study.tell(t, 2.0)
+    assert any_violation(h)
+    assert violations(h).tolist() == [3.25] + [0.0] * 71
+    assert violations(h, [0, 5]).tolist() == [3.25, 0.0]
+    fresh = History(h.directions)
+    fresh.apply(study.storage.read(study._info.id, 0))
+    assert any_violation(fresh) and violations(fresh).tolist() == violations(h).tolist()
+
+
 def _feasible_best(sampler, seed, aware, n=40):
     def obj(t):
         x = t.suggest_float("x", -2, 2)

@@ -123,43 +123,56 @@ def is_feasible(trial: FrozenTrial) -> bool:
     return not cons or all(c <= 0 for c in cons)
 
 
-def _violation(trial: FrozenTrial) -> float:
-    cons = (trial._system or {}).get(CONSTRAINTS_ATTR)
-    if not cons:
-        return 0.0
-    return float(sum(c for c in cons if c > 0))
-
-
-# Per history object: (trials scanned, violations of those trials, whether any is > 0). A trial's
+# Per history object: [trials scanned, violations of those trials, whether any is > 0]. A trial's
 # constraints are written with (or before) its final state, so only trials still unfinished are
-# looked at again.
-_CACHE: weakref.WeakKeyDictionary[Any, tuple[int, np.ndarray, bool]] = weakref.WeakKeyDictionary()
+# looked at again. Kept on the History itself (one attribute read per proposal); other history
+# types go through a weak-keyed table.
+_CACHE: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
 
 
 def _scan(history: History) -> tuple[np.ndarray, bool]:
     """(violation of every trial so far, whether any trial violates), updated incrementally."""
-    n = len(history.trials)
+    trials = history.trials
+    n = len(trials)
     try:
-        scanned, v, any_pos = _CACHE.get(history, (0, np.zeros(0), False))
-    except TypeError:
-        scanned, v, any_pos = 0, np.zeros(0), False
+        entry = history._violation_scan
+    except AttributeError:
+        try:
+            entry = _CACHE.get(history)
+        except TypeError:
+            entry = None
+    if entry is None:
+        entry = [0, np.zeros(0), False]
+        try:
+            history._violation_scan = entry
+        except AttributeError:
+            with contextlib.suppress(TypeError):  # a history type without weak references: no cache
+                _CACHE[history] = entry
+    scanned, v, any_pos = entry
     if scanned < n or len(v) < n:
         if len(v) < n:
             grown = np.zeros(max(n, 2 * len(v), 64))
             grown[: len(v)] = v
-            v = grown
-        trials = history.trials
+            v = entry[1] = grown
         states = history.S
-        start = scanned
-        for i in range(scanned, n):
-            v[i] = _violation(trials[i])
         # Advance the scanned mark to the first unfinished trial: its constraints may still come.
-        finished = states[start:n] >= 3  # COMPLETE, PRUNED, FAILED
-        unfinished = np.flatnonzero(~finished)
-        scanned = start + (int(unfinished[0]) if len(unfinished) else n - start)
-        any_pos = any_pos or bool((v[start:n] > 0).any())
-        with contextlib.suppress(TypeError):  # a history type without weak references: no cache
-            _CACHE[history] = (scanned, v, any_pos)
+        advance = True
+        for i in range(scanned, n):
+            system = trials[i]._system
+            cons = system.get(CONSTRAINTS_ATTR) if system else None
+            if cons:
+                x = float(sum(c for c in cons if c > 0))
+                v[i] = x
+                if x > 0:
+                    any_pos = True
+            else:
+                v[i] = 0.0
+            if advance:
+                if states[i] >= 3:  # COMPLETE, PRUNED, FAILED
+                    scanned = i + 1
+                else:
+                    advance = False
+        entry[0], entry[2] = scanned, any_pos
     return v, any_pos
 
 

@@ -79,6 +79,7 @@ class History:
         self._best: int | None = None
         self._dist_dicts: dict[tuple, dict[str, Distribution]] = {}
         self._attr_dicts: dict[tuple, dict[str, Any]] = {}
+        self._violation_scan: list[Any] | None = None  # hyperdial.constraints' incremental scan of this view
 
     # -- applying events ----------------------------------------------------------------------
     def apply(self, events: Iterable[tuple[int, Event]]) -> None:
