@@ -236,3 +236,15 @@ def test_grid_values():
     assert Int(1, 5).grid(3) == [1, 2, 3, 4, 5]
     assert Int(1, 1000).grid(3) == [1, 500, 1000]
     assert Float(0, 1, step=0.25).grid(2) == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_float_contains_keeps_its_tolerance_and_types():
+    f = Float(-5.0, 5.0)
+    assert f.contains(5.0) and f.contains(-5.0) and f.contains(0) and f.contains(np.float64(1.5))
+    assert f.contains(5.0 + 1e-12) and f.contains(-5.0 - 1e-12)  # float error at the ends
+    assert not f.contains(5.0 + 1e-6) and not f.contains(math.nan) and not f.contains(True)
+    assert not f.contains("1.0") and not f.contains(None)
+    big = Float(1e6, 2e6)
+    assert big.contains(2e6 * (1 + 5e-10)) and not big.contains(2e6 * (1 + 2e-9))
+    stepped = Float(0.0, 1.0, step=0.25)
+    assert stepped.contains(0.5) and not stepped.contains(0.3) and stepped.contains(1.0 + 1e-12)

@@ -332,10 +332,12 @@ class Float(_Numeric):
         return v
 
     def contains(self, value: Any) -> bool:
-        if not _is_real(value):
+        if type(value) is not float and not _is_real(value):
             return False
         v = float(value)
-        if not (self.low - _EPS * max(1.0, abs(self.low)) <= v <= self.high + _EPS * max(1.0, abs(self.high))):
+        low, high = self.low, self.high
+        # The plain range first: the tolerance only widens it, so it is computed only outside.
+        if not low <= v <= high and not (low - _EPS * max(1.0, abs(low)) <= v <= high + _EPS * max(1.0, abs(high))):
             return False
         if self.step is not None:
             k = (v - self.low) / self.step
@@ -882,9 +884,11 @@ class SearchSpace:
                 if active[i]:
                     out[name] = self.dists[name].from_unit(float(u[i]))
         else:
-            for i, name in enumerate(self.names):
-                out[name] = self.dists[name].from_unit(float(u[i]))
-        self._add_constants(out)
+            dists = self.dists
+            for name, x in zip(self.names, u.tolist()):  # tolist: the same Python floats as float(u[i])
+                out[name] = dists[name].from_unit(x)
+        if self.constants:
+            self._add_constants(out)
         return out
 
     def _add_constants(self, params: dict[str, Any]) -> None:

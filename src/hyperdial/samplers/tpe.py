@@ -628,7 +628,7 @@ class TPESampler(Sampler):
         if splits is None:
             feats = _Features(cand, l_est.cont, l_est.cat, cells, codes)  # shared by both estimators
             score = l_est.log_pdf(cand, feats) - g_est.log_pdf(cand, feats)
-            return cand[int(np.argmax(score))]
+            return cand[int(score.argmax())]
         # c-TPE (Watanabe & Hutter 2023): a density-ratio factor per constraint, candidates from
         # every good estimator, and the sum of -log(q + (1 - q) g / l) (q: the good share).
         pairs = [(l_est, g_est, len(good) / (len(good) + len(X) - n_good))]
@@ -644,7 +644,7 @@ class TPESampler(Sampler):
                 continue
             ratio = g_i.log_pdf(cand, feats) - l_i.log_pdf(cand, feats)
             score -= np.logaddexp(math.log(max(q, 1e-12)), math.log1p(-q) + ratio)
-        return cand[int(np.argmax(score))]
+        return cand[int(score.argmax())]
 
     def _good_estimator(
         self,
