@@ -194,3 +194,25 @@ def test_environment_and_seed_are_recorded():
 def test_load_keeps_the_stored_seed(sqlite_url):
     a = hyperdial.create_study("s", sqlite_url)
     assert hyperdial.load_study("s", sqlite_url).seed == a.seed
+
+
+def test_intersection_space_follows_every_complete_trial(sqlite_url):
+    # Trials sharing one distributions dict narrow the intersection once; a later trial with
+    # another set (or another range for a name) still narrows it, in memory and on SQLite.
+    for storage in (None, sqlite_url):
+        study = hyperdial.create_study(storage=storage, seed=0)
+        for i in range(6):
+            t = study.ask()
+            t.suggest_float("x", 0, 1)
+            t.suggest_int("n", 1, 9)
+            if i >= 2:
+                t.suggest_categorical("c", ["a", "b"])
+            study.tell(t, float(i))
+        assert sorted(study.history.intersection_space) == ["n", "x"]
+        t = study.ask()
+        t.suggest_float("x", 0, 2)
+        t.suggest_int("n", 1, 9)
+        study.tell(t, 0.5)
+        assert sorted(study.history.intersection_space) == ["n"]
+        reopened = hyperdial.load_study(study.name, study.storage)
+        assert sorted(reopened.history.intersection_space) == ["n"]

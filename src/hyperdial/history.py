@@ -76,6 +76,7 @@ class History:
         self.Y = np.empty((0, self.n_objectives))
         self.S = np.empty(0, dtype=np.int8)
         self._intersection: dict[str, Distribution] | None = None
+        self._inter_checked: Any = None  # the distributions dict the intersection was last narrowed by
         self._best: int | None = None
         self._dist_dicts: dict[tuple, dict[str, Distribution]] = {}
         self._attr_dicts: dict[tuple, dict[str, Any]] = {}
@@ -164,11 +165,18 @@ class History:
         return hit
 
     def _set_params(self, number: int, params: Mapping[str, Any], dists: Mapping[str, Distribution]) -> None:
+        colcache = self._colcache
+        X = self.X
         for name, value in params.items():
             dist = dists.get(name)
             if dist is not None:  # constants of a declared space have no distribution
-                col = self._column(name, dist)
-                self.X[number, col] = dist.to_unit(value)
+                hit = colcache.get((name, id(dist)))  # _column's cache, read here without the call
+                if hit is not None and hit[0] is dist:
+                    col = hit[1]
+                else:
+                    col = self._column(name, dist)
+                    X = self.X  # a new column may have replaced the matrix
+                X[number, col] = dist.to_unit(value)
 
     def _create(self, ev: Event) -> None:
         number = ev.number
@@ -230,13 +238,17 @@ class History:
             self._on_complete(t)
 
     def _on_complete(self, t: FrozenTrial) -> None:
+        dists = t._dists
         if self._intersection is None:
-            self._intersection = dict(t._dists)
-        else:
+            self._intersection = dict(dists)
+            self._inter_checked = dists
+        elif dists is not self._inter_checked:
+            # The intersection only shrinks, so once every name in it matched a (never mutated,
+            # interned) distributions dict, the trials that share that dict leave it as it is.
             inter = self._intersection
-            dists = t._dists
             for name in [n for n, dist in inter.items() if dists.get(n) is not dist and dists.get(n) != dist]:
                 del inter[name]
+            self._inter_checked = dists
         if self.n_objectives == 1 and t.feasible:  # infeasible trials never become the best
             if self._best is None:
                 self._best = t.number

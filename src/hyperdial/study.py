@@ -171,7 +171,7 @@ class Study:
         self._dists: dict[tuple, Distribution] = {}
         self._stop_requested = False
         self._snapshot_checked = False
-        self._inferred: tuple[tuple, SearchSpace] | None = None
+        self._inferred: tuple[tuple, SearchSpace, dict, int] | None = None  # see _inferred_space
         self._running: set[int] = set()  # trials this object started and has not finished
         self._deterministic = 0  # k of a deterministic parallel run, else 0
         self._views: dict[int, History] = {}  # the history each deterministic trial was proposed from
@@ -553,11 +553,15 @@ class Study:
         inter = h._intersection
         if not inter:
             return None
-        key = (*inter, *map(id, inter.values()))
         cached = self._inferred
-        if cached is None or cached[0] != key:
-            cached = self._inferred = (key, SearchSpace(dict(inter)))
-        return cached[1]
+        # The history only ever deletes names from its intersection dict (a new one starts a new
+        # object), so the same dict at the same length holds the same distributions.
+        if cached is not None and cached[2] is inter and cached[3] == len(inter):
+            return cached[1]
+        key = (*inter, *map(id, inter.values()))
+        space = cached[1] if cached is not None and cached[0] == key else SearchSpace(dict(inter))
+        self._inferred = (key, space, inter, len(inter))
+        return space
 
     def _apply_fixed(self, space: SearchSpace, params: dict[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
         # Re-decode so that fixing a parent switches its children on or off consistently.
