@@ -216,3 +216,35 @@ def test_intersection_space_follows_every_complete_trial(sqlite_url):
         assert sorted(study.history.intersection_space) == ["n"]
         reopened = hyperdial.load_study(study.name, study.storage)
         assert sorted(reopened.history.intersection_space) == ["n"]
+
+
+def test_history_built_from_batches_equals_one_event_at_a_time():
+    # A tell's PARAMS and STATE events are applied as one change of the trial; the view must be
+    # the one that applying every event on its own gives (and the study's own view).
+    from hyperdial.history import History
+
+    def objective(trial):
+        x = trial.suggest_float("x", -1, 1)
+        trial.suggest_categorical("c", ["a", "b"])
+        if trial.number % 5 == 1:
+            trial.set_user_attr("u", trial.number)
+        if trial.number % 7 == 3:
+            trial.report(x, 0)
+            trial.should_prune()  # (the median pruner's look brings the view up to date)
+            raise hyperdial.TrialPruned()
+        if trial.number % 11 == 4:
+            raise ValueError("boom")
+        return x * x
+
+    study = hyperdial.create_study(sampler="tpe", pruner="median", seed=0)
+    study.enqueue_trial({"x": 0.5})
+    study.optimize(objective, n_trials=40, show_progress=False, catch=ValueError)
+    events = study.storage.read(study._info.id, 0)
+    single = History(study.directions)
+    for entry in events:
+        single.apply([entry])
+    batch = History(study.directions)
+    batch.apply(iter(events))
+    assert single.to_snapshot() == batch.to_snapshot() == study.history.to_snapshot()
+    assert single.intersection_space == batch.intersection_space
+    assert single.best_trial.number == batch.best_trial.number == study.best_trial.number

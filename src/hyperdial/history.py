@@ -56,6 +56,12 @@ def pareto_front_mask(losses: np.ndarray) -> np.ndarray:
     return keep
 
 
+def _ends(entry: tuple[int, Event], number: int | None) -> bool:
+    """Whether a log entry is the STATE event of trial ``number``."""
+    ev = entry[1]
+    return ev.kind == EventKind.STATE and ev.number == number
+
+
 class History:
     """A study's trials as a materialised, incrementally updated view. Read-only for plug-ins."""
 
@@ -84,7 +90,12 @@ class History:
 
     # -- applying events ----------------------------------------------------------------------
     def apply(self, events: Iterable[tuple[int, Event]]) -> None:
-        for seq, ev in events:
+        events = events if isinstance(events, (list, tuple)) else list(events)
+        n_events = len(events)
+        i = 0
+        while i < n_events:
+            seq, ev = events[i]
+            i += 1
             if seq <= self.version:
                 continue
             kind = ev.kind
@@ -92,6 +103,12 @@ class History:
                 self._create(ev)
             elif kind == EventKind.STATE:
                 self._state(ev)
+            elif kind == EventKind.PARAMS and i < n_events and _ends(events[i], ev.number):
+                # A trial's parameters and its end written together (the usual tell): one new
+                # FrozenTrial for both instead of one each.
+                seq, end = events[i]
+                i += 1
+                self._state(end, self._params_changes(ev))
             elif kind == EventKind.REPORT:
                 t = self.trials[ev.number]
                 inter = dict(t._inter) if t._inter else {}
@@ -204,18 +221,25 @@ class History:
             self.waiting[number] = None
 
     def _params(self, ev: Event) -> None:
+        self.trials[ev.number] = self.trials[ev.number]._replace(**self._params_changes(ev))
+
+    def _params_changes(self, ev: Event) -> dict[str, Any]:
+        """The trial's changes for a PARAMS event (its unit-cube values are stored at once)."""
         t = self.trials[ev.number]
         params = {**t._params, **ev.data["params"]}
         dists = self._intern_dists({**t._dists, **ev.data["dists"]})
-        self.trials[ev.number] = t._replace(_params=params, _dists=dists)
         self._set_params(ev.number, ev.data["params"], ev.data["dists"])
+        return {"_params": params, "_dists": dists}
 
-    def _state(self, ev: Event) -> None:
+    def _state(self, ev: Event, changes: dict[str, Any] | None = None) -> None:
+        """A STATE event; ``changes``: other changes of the trial to make in the same new FrozenTrial."""
         number = ev.number
         t = self.trials[number]
         d = ev.data
         state = _STATES[d["state"]]
-        changes: dict[str, Any] = {"state": state}
+        if changes is None:
+            changes = {}
+        changes["state"] = state
         if t.state == TrialState.WAITING:
             self.waiting.pop(number, None)
             if state == TrialState.RUNNING:

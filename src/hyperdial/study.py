@@ -365,7 +365,12 @@ class Study:
     # -- distributions (cached so repeated suggestions skip validation) --------------------------
     def _dist(self, cls: type, *args: Any) -> Distribution:
         if cls.__name__ == "Categorical":
-            key = (cls, tuple((type(c), c) for c in args[0]))
+            choices = args[0]
+            # The choices with their types (True, 1 and 1.0 are equal but different choices).
+            if isinstance(choices, tuple):
+                key = (cls, choices, tuple(map(type, choices)))
+            else:
+                key = (cls, tuple((type(c), c) for c in choices))
         else:
             key = (cls, *args)
         try:
