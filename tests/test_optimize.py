@@ -119,6 +119,25 @@ def test_pruning_through_report():
     assert all(t.values is not None for t in pruned)
 
 
+def test_trial_pruned_raised_without_asking_the_pruner(sqlite_url):
+    # The objective decides itself (no should_prune call): the trial is stored as PRUNED with its
+    # last report as its value, in memory and on SQLite.
+    def objective(t):
+        x = t.suggest_float("x", 0, 1)
+        t.report(x, 0)
+        t.report(2 * x, 1)
+        if x < 0.5:
+            raise hyperdial.TrialPruned()
+        return x
+
+    for storage in (None, sqlite_url):
+        study = hyperdial.create_study(storage=storage, seed=0)
+        study.optimize(objective, n_trials=8, show_progress=False)
+        pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+        assert pruned and len(study.trials) == 8
+        assert all(t.value == 2 * t.params["x"] for t in pruned)
+
+
 def test_threads_run_trials_concurrently():
     seen = set()
     barrier = threading.Barrier(2, timeout=5)

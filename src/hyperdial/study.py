@@ -844,7 +844,9 @@ class Study:
                 state, values, reason, message = TrialState.FAILED, None, FailReason.ERROR, err
         data: dict[str, Any] = {"state": int(state)}
         if state == TrialState.PRUNED and values is None and len(self.directions) == 1:
-            last = self._history.trials[number]
+            # Synced first: an objective may raise TrialPruned without asking should_prune, so
+            # this view may not hold the trial (or its latest reports) yet.
+            last = self.sync().trials[number]
             if last._inter:
                 v = last._inter[max(last._inter)]
                 if isinstance(v, float) and math.isfinite(v):
