@@ -19,10 +19,8 @@ feasible trials.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -123,31 +121,18 @@ def is_feasible(trial: FrozenTrial) -> bool:
     return not cons or all(c <= 0 for c in cons)
 
 
-# Per history object: [trials scanned, violations of those trials, whether any is > 0]. A trial's
-# constraints are written with (or before) its final state, so only trials still unfinished are
-# looked at again. Kept on the History itself (one attribute read per proposal); other history
-# types go through a weak-keyed table.
-_CACHE: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+# Per history object, kept on it (``History._violation_scan``): [trials scanned, violations of
+# those trials, whether any is > 0]. A trial's constraints are written with (or before) its final
+# state, so only trials still unfinished are looked at again.
 
 
 def _scan(history: History) -> tuple[np.ndarray, bool]:
     """(violation of every trial so far, whether any trial violates), updated incrementally."""
     trials = history.trials
     n = len(trials)
-    try:
-        entry = history._violation_scan
-    except AttributeError:
-        try:
-            entry = _CACHE.get(history)
-        except TypeError:
-            entry = None
+    entry = history._violation_scan
     if entry is None:
-        entry = [0, np.zeros(0), False]
-        try:
-            history._violation_scan = entry
-        except AttributeError:
-            with contextlib.suppress(TypeError):  # a history type without weak references: no cache
-                _CACHE[history] = entry
+        entry = history._violation_scan = [0, np.zeros(0), False]
     scanned, v, any_pos = entry
     if scanned < n or len(v) < n:
         if len(v) < n:

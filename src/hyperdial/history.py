@@ -480,8 +480,12 @@ class History:
         dists = space.dists if isinstance(space, SearchSpace) else space
         rows = np.arange(len(self.trials)) if numbers is None else np.asarray(numbers)
         cols = [self.columns.get((name, dist.key)) for name, dist in dists.items()]
-        if cols and None not in cols:  # every parameter has a column: one gather
-            return self.X[rows[:, None], np.array(cols)]
+        if cols and None not in cols:  # every parameter has a column: gather the rows, then the columns
+            picked = self.X.take(rows, axis=0)
+            first = cols[0]
+            if cols == list(range(first, first + len(cols))):
+                return np.ascontiguousarray(picked[:, first : first + len(cols)])
+            return picked.take(cols, axis=1)
         out = np.full((len(rows), len(dists)), np.nan)
         for j, col in enumerate(cols):
             if col is not None:

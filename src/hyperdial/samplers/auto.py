@@ -118,9 +118,9 @@ class AutoSampler(Sampler):
         sub = history.subset(numbers[states != int(TrialState.FAILED)])
         sub_space = self._branch_space(space, branch)
         inner = self._branch_gp.sample(sub, sub_space, rng)
-        values = inner.params if isinstance(inner, Proposal) else inner
-        if isinstance(inner, Proposal) and inner.attrs.get("sampler") != "gp":
+        if inner.attrs.get("sampler") != "gp":
             return proposal  # the GP's own start-up (too few usable trials): TPE's proposal stands
+        values = inner.params
         # The GP skips candidates already tried, but its continuous refinement can still end on
         # a tried point (a corner of the box, where L-BFGS-B stops on the bounds) and would
         # propose it again and again; re-evaluating a configuration teaches nothing, so TPE's

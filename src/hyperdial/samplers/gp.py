@@ -376,7 +376,7 @@ class GPSampler(Sampler):
         return (y - y.mean()) / (sd if sd > 0 else 1.0)
 
     # -- proposals --------------------------------------------------------------------------------
-    def sample(self, history: History, space: SearchSpace, rng: np.random.Generator) -> dict[str, Any] | Proposal:
+    def sample(self, history: History, space: SearchSpace, rng: np.random.Generator) -> Proposal:
         if history.n_objectives != 1:
             raise ValueError("GPSampler supports one objective; use TPESampler for several")
         done, pruned = self._observed(history)

@@ -100,19 +100,6 @@ def _rank_by_number(numbers: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _matrix(history: History, space: SearchSpace, numbers: np.ndarray) -> np.ndarray:
-    """``history.matrix(space, numbers)`` (the same C-ordered array): a row gather, then the
-    columns, instead of one two-dimensional fancy index."""
-    cols = [history.columns.get((name, dist.key)) for name, dist in space.dists.items()]
-    if not cols or None in cols:
-        return history.matrix(space, numbers)
-    rows = history.X.take(numbers, axis=0)
-    first = cols[0]
-    if cols == list(range(first, first + len(cols))):
-        return np.ascontiguousarray(rows[:, first : first + len(cols)])
-    return rows.take(cols, axis=1)
-
-
 class _Kinds:
     """Which unit-cube dimensions are continuous, on a grid (int / stepped) or categorical."""
 
@@ -744,7 +731,7 @@ class TPESampler(Sampler):
             p = self._startup.sample(history, space, rng)
             p.attrs["sampler"] = "tpe-startup"
             return p
-        X_all = _matrix(history, space, ordered)
+        X_all = history.matrix(space, ordered)
         n_obj = history.n_objectives
         cons = self._constraints(history)
         R_all = history.matrix(space, running) if len(running) else np.empty((0, space.dim))
