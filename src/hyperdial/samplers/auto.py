@@ -121,10 +121,9 @@ class AutoSampler(Sampler):
         if inner.attrs.get("sampler") != "gp":
             return proposal  # the GP's own start-up (too few usable trials): TPE's proposal stands
         values = inner.params
-        # The GP skips candidates already tried, but its continuous refinement can still end on
-        # a tried point (a corner of the box, where L-BFGS-B stops on the bounds) and would
-        # propose it again and again; re-evaluating a configuration teaches nothing, so TPE's
-        # proposal stands instead.
+        # The GP skips configurations already tried, unless the branch has no other left (a small
+        # discrete branch tried in full); re-evaluating one teaches nothing, so TPE's proposal
+        # stands instead.
         u = np.array([sub_space.dists[n].to_unit(values[n]) for n in branch])
         if np.any(np.all(np.abs(sub.matrix(sub_space) - u) < 1e-12, axis=1)):
             return proposal
