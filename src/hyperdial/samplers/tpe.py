@@ -103,19 +103,7 @@ def _rank_by_number(numbers: np.ndarray) -> np.ndarray:
 class _Kinds:
     """Which unit-cube dimensions are continuous, on a grid (int / stepped) or categorical."""
 
-    __slots__ = (
-        "cells",
-        "is_cat",
-        "discrete",
-        "cont",
-        "n_cont",
-        "grid",
-        "cat",
-        "widths",
-        "n_cols",
-        "_per_sigma",
-        "_blank",
-    )
+    __slots__ = ("cells", "is_cat", "discrete", "cont", "n_cont", "grid", "cat", "widths", "_per_sigma")
 
     def __init__(self, cells: np.ndarray, is_cat: np.ndarray) -> None:
         self.cells, self.is_cat = cells, is_cat
@@ -125,9 +113,7 @@ class _Kinds:
         self.grid = np.flatnonzero(self.discrete & ~is_cat)
         self.cat = np.flatnonzero(is_cat)
         self.widths = [int(cells[j]) for j in self.cat]
-        self.n_cols = 2 * self.n_cont + sum(self.widths) + 1  # the columns of _Features.B and _Parzen.G
         self._per_sigma: dict[bytes, tuple[np.ndarray, np.ndarray, Any, np.ndarray]] = {}
-        self._blank: dict[bytes, np.ndarray] = {}
 
     def of_sigma(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
         """``(s, 1 / s^2, sum(log s) + n_cont log sqrt(2 pi), -1 / (2 s^2))`` over the continuous
@@ -139,21 +125,8 @@ class _Kinds:
             inv = 1.0 / (s * s)
             if len(self._per_sigma) > 64:
                 self._per_sigma.clear()
-                self._blank.clear()
             hit = self._per_sigma[key] = (s, inv, np.log(s).sum() + _LOG_SQRT_2PI * self.n_cont, -0.5 * inv)
         return hit
-
-    def blank(self, sigma: np.ndarray, m: int) -> np.ndarray:
-        """A new ``(m, n_cols)`` kernel matrix for :class:`_Parzen`: zeros, and ``-1 / (2 s^2)`` in the
-        squared-value columns (the same in every row). Copied from a template kept per bandwidth
-        vector: one contiguous copy instead of zeroing and a broadcast over many short rows."""
-        key = sigma.tobytes()
-        template = self._blank.get(key)
-        if template is None or len(template) < m:
-            template = np.zeros((max(m, 2 * len(template) if template is not None else 64), self.n_cols))
-            template[:, self.n_cols - self.n_cont :] = self.of_sigma(sigma)[3]
-            self._blank[key] = template
-        return template[:m].copy()
 
 
 _BANDWIDTHS: dict[tuple[float, bytes, bytes], np.ndarray] = {}
@@ -252,9 +225,7 @@ class _Parzen:
         log_z: np.ndarray | None = None,
         kinds: _Kinds | None = None,
         sigma: np.ndarray | None = None,
-        obs_cont: np.ndarray | None = None,
     ):
-        """``obs_cont``: ``obs[:, kinds.cont]`` when the caller has it already."""
         m, k = obs.shape
         self.k, self.m = k, m
         self.cells = cells
@@ -274,14 +245,14 @@ class _Parzen:
         n_cont = kinds.n_cont
         widths = kinds.widths
         D = n_cont + sum(widths)
-        G = kinds.blank(sigma, m)  # matches the columns of _Features.B
+        G = np.zeros((m, 2 * n_cont + sum(widths) + 1))  # matches the columns of _Features.B
         const = self.log_w[:m].copy()
         prior_const = float(self.log_w[m])
         self.inv = np.empty(0)
         # Continuous: truncated Gaussians on [0, 1]; z is each kernel's mass inside the cube.
         if n_cont:
-            mu = obs[:, cont] if obs_cont is None else obs_cont
-            s, inv, log_norm, _ = kinds.of_sigma(sigma)
+            mu = obs[:, cont]
+            s, inv, log_norm, half_inv = kinds.of_sigma(sigma)
             self.inv = inv
             G[:, :n_cont] = mu * inv
             const -= truncation_log_mass(mu, s) if log_z is None else log_z
@@ -292,20 +263,21 @@ class _Parzen:
         self.cat_obs: list[np.ndarray] = []
         self.cat_b: list[float] = []
         off = n_cont
-        if widths:
-            row_starts = np.arange(0, m * G.shape[1], G.shape[1])  # G[i, j] is G.ravel()[i * columns + j]
+        rows = np.arange(m)
         for j, K in zip(self.cat, widths):
             c = (obs[:, j] * K).astype(np.intp)
             np.minimum(c, K - 1, out=c)
             b = (max(K, 2) - 1) / max(K, 2) * min(1.0, (m + 1) ** (-1.0 / (k + 4)) + 0.05)
             log_other = math.log(max(b / max(K - 1, 1), 1e-300))
-            G.reshape(-1)[row_starts + (off + c)] = math.log(max(1.0 - b, 1e-300)) - log_other
+            G[rows, off + c] = math.log(max(1.0 - b, 1e-300)) - log_other
             off += K
             const += log_other
             prior_const -= math.log(K)
             self.cat_obs.append(c)
             self.cat_b.append(b)
         G[:, D] = const
+        if n_cont:
+            G[:, D + 1 :] = half_inv
         self.G = G
         self._tables: tuple[np.ndarray, float, np.ndarray, list[np.ndarray]] | None = None
         self.const = const
@@ -338,17 +310,15 @@ class _Parzen:
     def _draw_tables(self) -> tuple[np.ndarray, float, np.ndarray, list[np.ndarray]]:
         """What :meth:`sample` needs of the components, computed once per estimator: the cumulative
         weights and their total; per component (the prior last) its centre, ``ndtr`` at the cube's
-        lower end, mass inside the cube and width, as four planes of one ``(4, m + 1, k)`` array
-        (a draw gathers all four with one ``take`` and each comes out contiguous, so the
-        arithmetic on them runs as one loop instead of one per row); and its categorical codes
-        (the prior's is a placeholder, its draw replaces it). Elementwise, so the numbers a
-        per-draw computation gives."""
+        lower end, mass inside the cube and width, side by side; and its categorical codes (the
+        prior's is a placeholder, its draw replaces it). Elementwise, so the numbers a per-draw
+        computation gives."""
         tables = self._tables
         if tables is None:
             m, k = self.m, self.k
             cdf = np.cumsum(np.exp(self.log_w))
-            table = np.empty((4, m + 1, k))
-            mu, lo, width, sd = table
+            table = np.empty((m + 1, 4 * k))
+            mu, lo, width, sd = table[:, :k], table[:, k : 2 * k], table[:, 2 * k : 3 * k], table[:, 3 * k :]
             mu[:m] = self.obs
             sd[:m] = self.sd
             lo[:m] = ndtr(-self.obs / self.sd)
@@ -367,7 +337,8 @@ class _Parzen:
         m, k = self.m, self.k
         comp = cdf.searchsorted(rng.random(n) * total, side="right")
         np.minimum(comp, m, out=comp)
-        mu, lo, width, sigma = table.take(comp, axis=1)
+        rows = table.take(comp, axis=0)
+        mu, lo, width, sigma = rows[:, :k], rows[:, k : 2 * k], rows[:, 2 * k : 3 * k], rows[:, 3 * k :]
         u = lo + rng.random((n, k)) * width
         x = mu + sigma * ndtri(u.clip(1e-300, 1 - 1e-16))
         x.clip(0.0, 1.0, out=x)
@@ -634,12 +605,11 @@ class TPESampler(Sampler):
         if kinds is None:
             kinds = self._kinds_cache[key] = _Kinds(cells, is_cat)
         l_est = self._good_estimator(good, good_weights, cells, is_cat, kinds, cache_key)
-        log_z = bad_cont = None
+        log_z = None
         sigma = bandwidths(len(bad), cells, is_cat)
         if cache_key is not None and len(bad) >= 64 and kinds.n_cont:
-            bad_cont = bad[:, kinds.cont]
-            log_z = self._cached_log_z(cache_key, bad_cont, bad_numbers, kinds.of_sigma(sigma)[0])
-        g_est = _Parzen(bad, w_bad, cells, is_cat, self.prior_weight, log_z, kinds, sigma, bad_cont)
+            log_z = self._cached_log_z(cache_key, bad[:, kinds.cont], bad_numbers, kinds.of_sigma(sigma)[0])
+        g_est = _Parzen(bad, w_bad, cells, is_cat, self.prior_weight, log_z, kinds, sigma)
         n_ei = self._ei_count(X.shape[1], n_objectives)
         cand, codes = l_est.draw(n_ei, rng)
         if splits is None:
