@@ -8,7 +8,7 @@ from scipy.stats import norm
 
 import hyperdial
 from hyperdial import Float, GPSampler, Int, SearchSpace
-from hyperdial.samplers.gp import _Model, log_expected_improvement
+from hyperdial.samplers.gp import OPTIMUM_TRIED_ATTR, _Model, log_expected_improvement
 
 
 def test_log_ei_matches_ei_and_stays_finite_where_ei_underflows():
@@ -259,3 +259,5 @@ def test_refinement_does_not_stop_on_a_tried_corner():
         points = [(t.params["x"], t.params["y"]) for t in study.trials]
         assert len(set(points)) == len(points)
         assert study.best_value < 0.05
+        # Those proposals say so, for callers that would rather explore (the auto sampler's branches).
+        assert any(t.system_attrs.get(OPTIMUM_TRIED_ATTR) for t in study.trials)

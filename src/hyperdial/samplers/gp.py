@@ -43,7 +43,11 @@ from hyperdial.trial import PARTIAL_VALUE_ATTR, TrialState
 if TYPE_CHECKING:
     from hyperdial.history import History
 
-__all__ = ["GPSampler", "log_expected_improvement", "refit_point"]
+__all__ = ["OPTIMUM_TRIED_ATTR", "GPSampler", "log_expected_improvement", "refit_point"]
+
+#: Trial attribute set when the acquisition's optimum was a configuration already tried and the
+#: proposal is the best untried one instead.
+OPTIMUM_TRIED_ATTR = "gp_optimum_tried"
 
 _SQRT5 = math.sqrt(5.0)
 _INACTIVE = -1.0  # where an inactive numeric parameter sits (outside the cube)
@@ -404,10 +408,13 @@ class GPSampler(Sampler):
             # The believed values count as observations: no improvement is expected where they sit.
             best_y = float(min(best_y, model.y.min()))
         # Outcome constraints: expected improvement times the probability of feasibility (hyperdial.constraints).
+        attrs: dict[str, Any] = {"sampler": "gp"}
         u = constrained_proposal(self, history, model, space, layout, done, U[np.argsort(loss)[:5]], rng, _Model)
         if u is None:
-            u = self._optimise_acquisition(model, space, layout, U[np.argsort(loss)[:5]], best_y, rng)
-        return Proposal(space.decode(u), {"sampler": "gp"})
+            u, optimum_tried = self._optimise_acquisition(model, space, layout, U[np.argsort(loss)[:5]], best_y, rng)
+            if optimum_tried:
+                attrs[OPTIMUM_TRIED_ATTR] = True
+        return Proposal(space.decode(u), attrs)
 
     @staticmethod
     def _observed(history: History) -> tuple[np.ndarray, np.ndarray]:
@@ -534,7 +541,9 @@ class GPSampler(Sampler):
         seen = {r.tobytes() for r in np.hstack([model.num, model.cat])}
         return np.array([r.tobytes() in seen for r in rows], dtype=bool)
 
-    def _optimise_acquisition(self, model, space, layout, top, best_y, rng) -> np.ndarray:
+    def _optimise_acquisition(self, model, space, layout, top, best_y, rng) -> tuple[np.ndarray, bool]:
+        """The unit-cube row to propose, and whether the acquisition's optimum was a tried point (so
+        another was taken): the model then expects little anywhere, which a caller may act on."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Sobol's balance warning for n != 2**m
             cand = self._candidates(space, top, rng)
@@ -543,7 +552,7 @@ class GPSampler(Sampler):
         best_u, best_s = cand[order[0]], score[order[0]]
         cont = [i for i, n in enumerate(space.names) if space.dists[n].size == math.inf]
         if not cont:
-            return best_u
+            return best_u, False
         # All starts refined together: one L-BFGS-B run on the sum of their (independent)
         # acquisitions, each evaluation one batched posterior with gradients.
         raws = cand[order]
@@ -569,12 +578,15 @@ class GPSampler(Sampler):
         # it again teaches nothing (bbob-f15-2d lost 2-5 of 100 evaluations this way).
         X = X0.copy()
         X[:, pos] = np.where(free, V, _INACTIVE)
-        values[self._tried(model, np.hstack([X, C0]))] = np.inf
+        tried = self._tried(model, np.hstack([X, C0]))
+        b = int(np.argmin(values))
+        optimum_tried = bool(tried[b] and np.isfinite(values[b]) and -values[b] > best_s)
+        values[tried] = np.inf
         b = int(np.argmin(values))
         if np.isfinite(values[b]) and -values[b] > best_s:
             best_u = raws[b].copy()
             best_u[cont] = np.where(free[b], V[b], raws[b, cont])
-        return best_u
+        return best_u, optimum_tried
 
     @staticmethod
     def _acquisition(V, model: _Model, X0, C0, pos, free, best_y) -> tuple[np.ndarray, np.ndarray]:
