@@ -7,6 +7,7 @@ import pytest
 
 import hyperdial
 from hyperdial import AutoSampler, Categorical, Float, Int, SearchSpace, TPESampler
+from hyperdial.samplers.gp import OPTIMUM_TRIED_ATTR
 
 # Two branches: "a" is a flat plateau at 1.0, "b" holds the optimum 0 at (x, y) = (0.3, -0.2)
 # and a shared categorical "act" whose best value is "relu".
@@ -108,3 +109,35 @@ def test_several_objectives_on_a_conditional_space_stay_with_tpe():
 def test_branch_min_trials_is_checked():
     with pytest.raises(ValueError, match="branch_min_trials"):
         AutoSampler(branch_min_trials=1)
+
+
+def test_branch_gp_whose_optimum_was_tried_leaves_the_proposal_to_tpe():
+    # The lin branch's optimum is its corner c = 1e3: once the branch GP's best point is that
+    # tried corner (it flags the proposal), TPE's proposal must stand rather than the GP's
+    # next-best point beside the corner.
+    space = SearchSpace(
+        {
+            "model": Categorical(["lin", "flat"]),
+            "c": Float(1e-3, 1e3, log=True, when={"model": "lin"}),
+            "w": Float(0.0, 1.0, when={"model": "flat"}),
+        }
+    )
+    auto = AutoSampler()
+    flagged: list[int] = []
+    gp_sample = auto._branch_gp.sample
+
+    def recording(history, sub_space, rng):
+        proposal = gp_sample(history, sub_space, rng)
+        flagged.append(bool(proposal.attrs.get(OPTIMUM_TRIED_ATTR)))
+        return proposal
+
+    auto._branch_gp.sample = recording
+    study = hyperdial.create_study(sampler=auto, seed=3, space=space)
+    for _ in range(50):
+        before = len(flagged)
+        trial = study.ask()
+        p = trial.params
+        study.tell(trial, 1.0 / (1.0 + p["c"]) if p["model"] == "lin" else 2.0 + p["w"])
+        if len(flagged) > before and flagged[-1]:
+            assert study.trials[-1].system_attrs["sampler"] == "tpe"
+    assert any(flagged), "the branch GP never flagged a tried optimum: the test no longer exercises the rule"
