@@ -182,18 +182,11 @@ class History:
         return hit
 
     def _set_params(self, number: int, params: Mapping[str, Any], dists: Mapping[str, Distribution]) -> None:
-        colcache = self._colcache
-        X = self.X
         for name, value in params.items():
             dist = dists.get(name)
             if dist is not None:  # constants of a declared space have no distribution
-                hit = colcache.get((name, id(dist)))  # _column's cache, read here without the call
-                if hit is not None and hit[0] is dist:
-                    col = hit[1]
-                else:
-                    col = self._column(name, dist)
-                    X = self.X  # a new column may have replaced the matrix
-                X[number, col] = dist.to_unit(value)
+                col = self._column(name, dist)  # may widen self.X: look it up after
+                self.X[number, col] = dist.to_unit(value)
 
     def _create(self, ev: Event) -> None:
         number = ev.number

@@ -129,6 +129,7 @@ class _Model:
         self.num, self.cat, self.y = num, cat, y
         self.n_num, self.n_cat = num.shape[1], cat.shape[1]
         self._pair: tuple[int, np.ndarray] | None = None
+        self._seen: set[bytes] | None = None  # the training inputs' rows as bytes, for tried()
         self.ls_prior = (math.log(0.5), 1.5)  # log lengthscale ~ N(mean, sd^2)
         self.ls_max = 20.0
 
@@ -252,8 +253,16 @@ class _Model:
         mean, _ = self.predict(num, cat)
         self.num = np.vstack([self.num, num])
         self.cat = np.vstack([self.cat, cat])
+        self._seen = None
         self.y = np.concatenate([self.y, mean])
         self._factor()
+
+    def tried(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each row of inputs (numeric then categorical) equals a training input (fantasies included)."""
+        if self._seen is None:
+            self._seen = {r.tobytes() for r in np.hstack([self.num, self.cat])}
+        seen = self._seen
+        return np.array([r.tobytes() in seen for r in rows], dtype=bool)
 
     def predict(self, num: np.ndarray, cat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Ks = self.s2 * self._matern(
@@ -532,14 +541,8 @@ class GPSampler(Sampler):
         # A configuration already tried (or pending) teaches nothing new: in spaces of integers
         # and categories the acquisition can otherwise settle on one cell and propose it until
         # the budget runs out (seen on kNN's three discrete parameters).
-        score[self._tried(model, rows)] = -np.inf
+        score[model.tried(rows)] = -np.inf
         return score[inverse.ravel()]
-
-    @staticmethod
-    def _tried(model: _Model, rows: np.ndarray) -> np.ndarray:
-        """Whether each row of model inputs (numeric then categorical) equals a modelled or pending trial's."""
-        seen = {r.tobytes() for r in np.hstack([model.num, model.cat])}
-        return np.array([r.tobytes() in seen for r in rows], dtype=bool)
 
     def _optimise_acquisition(self, model, space, layout, top, best_y, rng) -> tuple[np.ndarray, bool]:
         """The unit-cube row to propose, and whether the acquisition's optimum was a tried point (so
@@ -578,7 +581,7 @@ class GPSampler(Sampler):
         # it again teaches nothing (bbob-f15-2d lost 2-5 of 100 evaluations this way).
         X = X0.copy()
         X[:, pos] = np.where(free, V, _INACTIVE)
-        tried = self._tried(model, np.hstack([X, C0]))
+        tried = model.tried(np.hstack([X, C0]))
         b = int(np.argmin(values))
         optimum_tried = bool(tried[b] and np.isfinite(values[b]) and -values[b] > best_s)
         values[tried] = np.inf
