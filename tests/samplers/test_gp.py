@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from scipy.optimize import approx_fprime
 from scipy.stats import norm
 
@@ -261,3 +262,38 @@ def test_refinement_does_not_stop_on_a_tried_corner():
         assert study.best_value < 0.05
         # Those proposals say so, for callers that would rather explore (the auto sampler's branches).
         assert any(t.system_attrs.get(OPTIMUM_TRIED_ATTR) for t in study.trials)
+
+
+def test_prior_mean_is_validated_and_auto_switches_with_the_dimension():
+    with pytest.raises(ValueError, match="prior_mean must be 'auto', 'mean' or 'worst'"):
+        GPSampler(prior_mean="max")
+    auto = GPSampler()
+    assert not auto.uses_worst_mean(GPSampler.worst_mean_min_dim - 1)
+    assert auto.uses_worst_mean(GPSampler.worst_mean_min_dim)
+    assert GPSampler(prior_mean="worst").uses_worst_mean(1)
+    assert not GPSampler(prior_mean="mean").uses_worst_mean(20)
+
+
+@pytest.mark.slow
+def test_worst_prior_mean_keeps_trials_off_a_far_plateau():
+    # One bump in 8-d on a plateau of 1: with the average as prior mean, expected improvement
+    # keeps sending trials to unexplored corners, all on the plateau; with the worst value
+    # the model expects nothing there and stays at the bump.
+    d = 8
+    space = SearchSpace({f"x{i}": Float(0, 1) for i in range(d)})
+
+    def bump(t):
+        x = np.array([t.params[f"x{i}"] for i in range(d)])
+        return float(1 - np.exp(-((x - 0.35) ** 2).sum() / (2 * 0.25**2)))
+
+    on_plateau = {}
+    for prior_mean in ("mean", "worst"):
+        for seed in (0, 1):
+            study = hyperdial.create_study(sampler=GPSampler(prior_mean=prior_mean), seed=seed, space=space)
+            study.optimize(bump, n_trials=50, show_progress=False)
+            values = np.array([t.value for t in study.trials])
+            on_plateau[prior_mean, seed] = int((values[20:] > 0.99).sum())
+            if prior_mean == "worst":
+                assert study.best_value < 0.01
+    assert on_plateau["worst", 0] == on_plateau["worst", 1] == 0
+    assert on_plateau["mean", 0] + on_plateau["mean", 1] >= 5  # the failure the worst value fixes (3 + 7)
