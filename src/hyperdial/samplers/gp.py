@@ -454,9 +454,10 @@ class GPSampler(Sampler):
             best_y = float(min(best_y, model.y.min()))
         # Outcome constraints: expected improvement times the probability of feasibility (hyperdial.constraints).
         attrs: dict[str, Any] = {"sampler": "gp"}
-        u = constrained_proposal(self, history, model, space, layout, done, U[np.argsort(loss)[:5]], rng, _Model)
+        top = U[np.argsort(loss)[:5]]  # the best trials: starts for local candidates
+        u = constrained_proposal(self, history, model, space, layout, done, top, rng, _Model)
         if u is None:
-            u, optimum_tried = self._optimise_acquisition(model, space, layout, U[np.argsort(loss)[:5]], best_y, rng)
+            u, optimum_tried = self._optimise_acquisition(model, space, layout, top, best_y, rng)
             if optimum_tried:
                 attrs[OPTIMUM_TRIED_ATTR] = True
         return Proposal(space.decode(u), attrs)
